@@ -1,0 +1,66 @@
+/**
+ * Named starting points. A preset is a partial configuration laid over the schema defaults (which are the paper's
+ * values), so a preset states only what differs from METHOD.md.
+ *
+ * `world-train` / `world-test` are the built-in world datasets; the world generator registers them through
+ * `registerDataset` (src/data/registry.ts). Until it does, loading them fails with "unknown dataset", but the
+ * configurations still resolve.
+ */
+import type { RunConfigInput } from "./schema.js";
+
+function paperPreset(model: string): RunConfigInput {
+  return {
+    engine: {
+      kind: "openai",
+      model: "http://localhost:8000/v1",
+      servedModelName: model,
+      concurrency: 64,
+    },
+    // MATH train: the paper's training problems are competition math with verifiable answers.
+    datasets: [{ name: "math-train" }],
+    evaluation: { benchmarks: [{ name: "math500" }, { name: "aime24" }, { name: "aime25" }] },
+  };
+}
+
+export const presets = {
+  /** DeepSeek-R1-Distill-Qwen-7B behind a vLLM/SGLang server on localhost:8000; all stage values as in the paper. */
+  "paper-7b": paperPreset("deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"),
+  /** DeepSeek-R1-Distill-Qwen-1.5B behind a vLLM/SGLang server on localhost:8000. */
+  "paper-1.5b": paperPreset("deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"),
+  /**
+   * The whole method on a laptop with the committed embedded model: N = 16 (METHOD's demo value), short
+   * responses and small batches so every stage finishes in minutes on two CPU cores.
+   */
+  demo: {
+    engine: { kind: "embedded", model: "models/world-base", concurrency: 2 },
+    datasets: [{ name: "world-train", limit: 256 }],
+    sampling: { n: 16, maxTokens: 512 },
+    refinement: { candidates: 16, window: 128 },
+    // A tiny model fine-tuned for one short epoch needs a larger step than the paper's 5e-6 on a 7B model.
+    training: { globalBatchSize: 16, maxLength: 1024, learningRate: 1e-4 },
+    evaluation: { benchmarks: [{ name: "world-test", limit: 128 }], samples: 4, maxTokens: 512 },
+  },
+  /** Tiny sizes so a whole pipeline runs in seconds in tests and CI. */
+  ci: {
+    engine: { kind: "embedded", model: "models/world-base", concurrency: 1 },
+    datasets: [{ name: "world-train", limit: 8 }],
+    sampling: { n: 4, maxTokens: 64 },
+    refinement: { candidates: 4, window: 32 },
+    training: { globalBatchSize: 4, maxLength: 256, learningRate: 1e-4 },
+    evaluation: { benchmarks: [{ name: "world-test", limit: 4 }], samples: 2, maxTokens: 64 },
+  },
+} satisfies Record<string, RunConfigInput>;
+
+export type PresetName = keyof typeof presets;
+export const presetNames = Object.keys(presets) as PresetName[];
+
+export const presetDescriptions: Record<PresetName, string> = {
+  "paper-7b": "R1-Distill-Qwen-7B on an OpenAI-compatible server (vLLM/SGLang) at localhost:8000, paper settings",
+  "paper-1.5b": "R1-Distill-Qwen-1.5B on an OpenAI-compatible server (vLLM/SGLang) at localhost:8000, paper settings",
+  demo: "the built-in embedded model (models/world-base) on the world dataset, laptop sizes (N = 16)",
+  ci: "the built-in embedded model with tiny sizes, so a whole pipeline runs in seconds",
+};
+
+export function isPresetName(name: string): name is PresetName {
+  return Object.prototype.hasOwnProperty.call(presets, name);
+}
