@@ -1,0 +1,133 @@
+/** `tokensqueeze data inspect|list`: look at a dataset the way the stages will see it. */
+import type { Command } from "commander";
+import { UserError } from "../../util/errors.js";
+
+interface InspectOptions {
+  dataDir?: string;
+  json?: boolean;
+  questionField?: string;
+  answerField?: string;
+  idField?: string;
+  levelField?: string;
+  subjectField?: string;
+  answerFormat?: string;
+  skipBadRows?: boolean;
+  levels?: string;
+  limit?: string;
+  head?: string;
+}
+
+function positiveInt(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new UserError(`${flag}: expected a positive integer, got "${value}"`);
+  return Number(value);
+}
+
+function intList(flag: string, value: string | undefined): number[] | undefined {
+  if (value === undefined) return undefined;
+  const parts = value.split(",").map((s) => s.trim());
+  if (parts.some((p) => !/^-?\d+$/.test(p))) throw new UserError(`${flag}: expected integers separated by commas, got "${value}"`);
+  return parts.map(Number);
+}
+
+export function register(program: Command): void {
+  const data = program.command("data").description("inspect and list datasets");
+
+  data
+    .command("inspect")
+    .description("load a dataset (named, a JSONL/JSON/Parquet file, or hf://datasets/<org>/<name>/<file>) and summarise it")
+    .argument("<dataset>", "a named dataset (see `data list`), a file path, or an hf:// URL")
+    .option("--data-dir <dir>", "where named datasets live (default: $TOKENSQUEEZE_DATA, else ../shared/data)")
+    .option("--question-field <name>", "field holding the question (default: question, else problem)")
+    .option("--answer-field <name>", "field holding the reference answer (default: answer)")
+    .option("--id-field <name>", "field holding the id (default: id, else unique_id, else the line number)")
+    .option("--level-field <name>", "field holding the level (default: level, when present)")
+    .option("--subject-field <name>", "field holding the subject (default: subject, when present)")
+    .option("--answer-format <format>", "plain | gsm8k (answer after '####') | auto (default for files)")
+    .option("--levels <list>", "keep only these levels, e.g. 3,4,5")
+    .option("--limit <n>", "keep only the first n problems")
+    .option("--head <n>", "also print the first n problems")
+    .option("--skip-bad-rows", "skip rows with errors (counted and reported) instead of stopping at the first")
+    .option("--json", "print JSON on stdout")
+    .action(async (ref: string, opts: InspectOptions) => {
+      const { loadDataset, summariseDataset } = await import("../../data/index.js");
+      const answerFormat = opts.answerFormat;
+      if (answerFormat !== undefined && !["plain", "gsm8k", "auto"].includes(answerFormat)) {
+        throw new UserError(`--answer-format: expected plain, gsm8k or auto, got "${answerFormat}"`);
+      }
+      const mapping = {
+        question: opts.questionField,
+        answer: opts.answerField,
+        id: opts.idField,
+        level: opts.levelField,
+        subject: opts.subjectField,
+      };
+      const ds = await loadDataset(ref, {
+        dataDir: opts.dataDir,
+        mapping: Object.values(mapping).some((v) => v !== undefined) ? mapping : undefined,
+        answerFormat: answerFormat as "plain" | "gsm8k" | "auto" | undefined,
+        skipBadRows: opts.skipBadRows ?? false,
+        levels: intList("--levels", opts.levels),
+        limit: positiveInt("--limit", opts.limit),
+        onMessage: (m) => process.stderr.write(`${m}\n`),
+      });
+      const summary = summariseDataset(ds, { head: positiveInt("--head", opts.head) });
+      if (summary.skippedRows > 0) {
+        process.stderr.write(`warning: skipped ${summary.skippedRows} bad row(s) in ${ref}:\n`);
+        for (const s of ds.skipped.slice(0, 10)) process.stderr.write(`  ${s.message}\n`);
+        if (ds.skipped.length > 10) process.stderr.write(`  … and ${ds.skipped.length - 10} more\n`);
+      }
+      for (const note of summary.notes) process.stderr.write(`note: ${note}\n`);
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(summary, null, 2) + "\n");
+        return;
+      }
+      const out: string[] = [];
+      out.push(`dataset   ${summary.name} (${summary.kind})`);
+      for (const p of summary.paths) out.push(`file      ${p}`);
+      out.push(`problems  ${summary.count}${ds.loadedCount !== summary.count ? ` (of ${ds.loadedCount} before filters)` : ""}`);
+      out.push(`fields    ${summary.fields.join(", ")}`);
+      out.push(`levels    ${histogram(summary.levels)}`);
+      out.push(`subjects  ${histogram(summary.subjects)}`);
+      out.push(`empty answers ${summary.answerEmpty}; skipped rows ${summary.skippedRows}`);
+      for (const p of summary.head ?? []) out.push(`\n[${p.id}] answer: ${p.answer}\n${p.question.slice(0, 400)}${p.question.length > 400 ? " …" : ""}`);
+      process.stdout.write(out.join("\n") + "\n");
+    });
+
+  data
+    .command("list")
+    .description("list the named datasets and whether their files are in the data directory")
+    .option("--data-dir <dir>", "where named datasets live (default: $TOKENSQUEEZE_DATA, else ../shared/data)")
+    .option("--json", "print JSON on stdout")
+    .action(async (opts: { dataDir?: string; json?: boolean }) => {
+      const { datasetNames, getDatasetLoader, resolveDataDir } = await import("../../data/index.js");
+      const { existsSync } = await import("node:fs");
+      const { join } = await import("node:path");
+      let dir: string | undefined;
+      let dirProblem: string | undefined;
+      try {
+        dir = resolveDataDir(opts.dataDir).dir;
+      } catch (err) {
+        dirProblem = err instanceof Error ? err.message : String(err);
+      }
+      const rows = datasetNames().map((name) => {
+        const loader = getDatasetLoader(name)!;
+        const files = loader.files ?? [];
+        const available = !loader.usesDataDir || (dir !== undefined && files.every((f) => existsSync(join(dir, f))));
+        return { name, description: loader.description, files, available };
+      });
+      if (opts.json) {
+        process.stdout.write(JSON.stringify({ dataDir: dir ?? null, dataDirProblem: dirProblem, datasets: rows }, null, 2) + "\n");
+        return;
+      }
+      process.stdout.write(dir !== undefined ? `data directory: ${dir}\n` : `${dirProblem}\n`);
+      const width = Math.max(...rows.map((r) => r.name.length));
+      for (const r of rows) process.stdout.write(`${r.available ? " " : "!"} ${r.name.padEnd(width)}  ${r.description}\n`);
+    });
+}
+
+function histogram(h: Record<string, number>): string {
+  return Object.entries(h)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join(", ");
+}

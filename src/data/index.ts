@@ -1,0 +1,21 @@
+/** Datasets: the Problem type, loaders for the named benchmarks and for any JSONL / JSON / Parquet / hf:// file. */
+export type { Problem, ProblemMeta } from "./problem.js";
+export type { DatasetContents, DatasetContext, DatasetLoader, SkippedRow } from "./types.js";
+export { loadDataset, loadDatasetSpec, type LoadDatasetOptions, type LoadedDataset } from "./load.js";
+export { registerDataset, getDatasetLoader, datasetNames, requireDatasetLoader } from "./registry.js";
+export { resolveDataDir, type DataDirChoice } from "./datadir.js";
+export { summariseDataset, type DatasetSummary } from "./inspect.js";
+export {
+  rowToProblem,
+  normaliseAnswer,
+  numberToAnswer,
+  stripZeroPadding,
+  gsm8kFinalAnswer,
+  type FieldMapping,
+  type AnswerFormat,
+  type RowConversion,
+} from "./fields.js";
+export { readRows, detectFormat, type RawRow, type RowResult, type RecordFormat } from "./records.js";
+export { ProblemCollector } from "./collect.js";
+export { parseHfUrl, hfCacheDir, hfCachePath, resolveHfFile, isHfUrl, type HfRef } from "./hf.js";
+export { builtinDatasets, mathTrainSubjects } from "./builtin.js";
