@@ -1,0 +1,42 @@
+/**
+ * Rotary position tables in the HF Llama convention: inv_freq[i] = 1 / theta^(2i/headDim) (float32),
+ * angle = position · inv_freq, and the table repeats the half-width angles twice (cat(freqs, freqs)) so that
+ * q' = q·cos + rotate_half(q)·sin with rotate_half(x) = cat(−x[half:], x[:half]).
+ * Both the training forward and the KV-cache path read these same tables, so they agree bit for bit.
+ */
+export interface RopeTables {
+  headDim: number;
+  /** [positions, headDim] row-major. */
+  cos: Float32Array;
+  sin: Float32Array;
+  positions: number;
+}
+
+const cache = new Map<string, RopeTables>();
+
+export function ropeTables(headDim: number, theta: number, positions: number): RopeTables {
+  const key = `${headDim}/${theta}`;
+  const hit = cache.get(key);
+  if (hit !== undefined && hit.positions >= positions) return hit;
+  const n = Math.max(positions, hit ? hit.positions * 2 : 0);
+  const half = headDim / 2;
+  const invFreq = new Float32Array(half);
+  // torch: 1.0 / (base ** (arange(0, dim, 2).float() / dim)), in float32.
+  for (let i = 0; i < half; i++) invFreq[i] = Math.fround(1 / Math.fround(Math.pow(theta, Math.fround((2 * i) / headDim))));
+  const cos = new Float32Array(n * headDim);
+  const sin = new Float32Array(n * headDim);
+  for (let p = 0; p < n; p++) {
+    for (let i = 0; i < half; i++) {
+      const angle = Math.fround(p * invFreq[i]);
+      const c = Math.cos(angle);
+      const s = Math.sin(angle);
+      cos[p * headDim + i] = c;
+      cos[p * headDim + half + i] = c;
+      sin[p * headDim + i] = s;
+      sin[p * headDim + half + i] = s;
+    }
+  }
+  const tables = { headDim, cos, sin, positions: n };
+  cache.set(key, tables);
+  return tables;
+}

@@ -1,0 +1,73 @@
+"""Reference side of the embedded model's parity tests: Python transformers (CPU, float32).
+
+Subcommands (all paths are given by the TypeScript test):
+  logits  --model DIR --batch BATCH.json --out OUT.f32
+      BATCH.json = {"ids": [[...], ...], "mask": [[1,1,0], ...]} (right-padded). Writes logits [B, T, V] as raw
+      little-endian float32 computed by AutoModelForCausalLM loaded from DIR.
+  make    --out DIR --config CONFIG.json --seed N [--dtype float32|bfloat16|float16]
+      Creates a random LlamaForCausalLM with transformers' own init, rounds its weights to DTYPE and saves the
+      folder with save_pretrained in that dtype (so the TypeScript side must read bf16/f16 safetensors).
+"""
+
+import argparse
+import json
+import sys
+
+import numpy as np
+import torch
+from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
+
+
+def cmd_logits(args: argparse.Namespace) -> None:
+    model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32, attn_implementation="eager")
+    model.eval()
+    with open(args.batch) as f:
+        batch = json.load(f)
+    ids = torch.tensor(batch["ids"], dtype=torch.long)
+    mask = torch.tensor(batch["mask"], dtype=torch.long)
+    with torch.no_grad():
+        logits = model(input_ids=ids, attention_mask=mask).logits.to(torch.float32).numpy()
+    logits.astype("<f4").tofile(args.out)
+
+
+def cmd_make(args: argparse.Namespace) -> None:
+    with open(args.config) as f:
+        cfg = json.load(f)
+    torch.manual_seed(args.seed)
+    config = LlamaConfig(**cfg)
+    model = LlamaForCausalLM(config)
+    # Norm weights start at exactly 1 in transformers; perturb them so a misapplied norm shows in the logits.
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("norm.weight"):
+                p.add_(0.1 * torch.randn_like(p))
+            elif name.endswith("proj.weight") or "embed" in name or "lm_head" in name:
+                p.normal_(0.0, 0.08)
+    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[args.dtype]
+    model = model.to(dtype)
+    model.save_pretrained(args.out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("logits")
+    p.add_argument("--model", required=True)
+    p.add_argument("--batch", required=True)
+    p.add_argument("--out", required=True)
+    p = sub.add_parser("make")
+    p.add_argument("--out", required=True)
+    p.add_argument("--config", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dtype", default="float32")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    if args.cmd == "logits":
+        cmd_logits(args)
+    else:
+        cmd_make(args)
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    sys.exit(main())
