@@ -4,7 +4,7 @@
  * line, or the `--set` argument), because "expected number" alone does not tell a user where to look.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { LineCounter, parseDocument, stringify, type Document } from "yaml";
+import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, stringify, type Document } from "yaml";
 import type { z } from "zod";
 import { UserError } from "../util/errors.js";
 import { isPresetName, presetNames, presets } from "./presets.js";
@@ -116,7 +116,7 @@ function readConfigFile(file: string): Layer {
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
-    const line = e.linePos?.[0].line;
+    const line = lineCounter.linePos(e.pos[0]).line;
     throw new UserError(`${file}${line !== undefined ? `:${line}` : ""}: cannot parse config file: ${e.message.split("\n")[0]}`);
   }
   const value: unknown = doc.toJS();
@@ -127,10 +127,20 @@ function readConfigFile(file: string): Layer {
   return { label: file, data: value, leaves: leafPaths(value), lineOf: (path) => lineInDocument(doc, lineCounter, path) };
 }
 
+/** Line of the key (for mappings) or item (for lists) at `path`, or of its deepest existing ancestor. */
 function lineInDocument(doc: Document, lineCounter: LineCounter, path: KeyPath): number | undefined {
   for (let n = path.length; n > 0; n--) {
-    const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
-    if (node && typeof node === "object" && node.range) return lineCounter.linePos(node.range[0]).line;
+    const parent: unknown = n === 1 ? doc.contents : doc.getIn(path.slice(0, n - 1), true);
+    const key = path[n - 1];
+    let range: [number, number, number] | null | undefined;
+    if (isMap(parent)) {
+      const pair = parent.items.find((p) => isScalar(p.key) && String(p.key.value) === String(key));
+      range = isScalar(pair?.key) ? pair.key.range : undefined;
+    } else if (isSeq(parent) && typeof key === "number") {
+      const item = parent.items[key];
+      range = isNode(item) ? item.range : undefined;
+    }
+    if (range) return lineCounter.linePos(range[0]).line;
   }
   return undefined;
 }
