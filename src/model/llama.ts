@@ -118,7 +118,6 @@ export class LlamaModel {
     const batch = toBatch(input);
     const { batchSize: B, seqLen: T } = batch;
     const cfg = this.config;
-    const d = cfg.hiddenSize;
     const H = cfg.numAttentionHeads;
     const kvH = cfg.numKeyValueHeads;
     const rep = H / kvH;

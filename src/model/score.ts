@@ -1,0 +1,89 @@
+/**
+ * Scoring continuations after one shared prefix (METHOD.md stage 2): the prefix is encoded once; every
+ * continuation forks its KV cache and all continuations run together. Position j of a continuation is scored
+ * with the distribution after prefix + continuation[<j]; position 0 uses the prefix's last logits.
+ */
+import type { InferenceModel, StepInput } from "./inference.js";
+import { logSoftmax } from "./sampler.js";
+
+export type ScoreDistributions = "full" | "topk" | "none";
+
+export interface ScoreOptions {
+  /** Score only the first `window` tokens of each continuation. */
+  window?: number;
+  distributions: ScoreDistributions;
+  topK?: number;
+  /** Largest number of continuation tokens run in one forward call (bounds memory). */
+  maxRowsPerStep?: number;
+}
+
+export interface ScoredTokens {
+  tokenIds: number[];
+  logprobs: number[];
+  topLogprobs?: Array<Array<[number, number]>>;
+  fullLogprobs?: Float32Array[];
+}
+
+export function scoreContinuations(model: InferenceModel, prefixIds: readonly number[], continuations: ReadonlyArray<readonly number[]>, opts: ScoreOptions): ScoredTokens[] {
+  if (prefixIds.length === 0) throw new RangeError("score needs a non-empty prefix (the first token has no distribution without context)");
+  const V = model.config.vocabSize;
+  for (const ids of [prefixIds, ...continuations]) for (const id of ids) if (!Number.isInteger(id) || id < 0 || id >= V) throw new RangeError(`token id ${id} is outside the vocabulary`);
+  if (opts.distributions === "topk" && !(Number.isInteger(opts.topK) && (opts.topK as number) > 0)) throw new RangeError("distributions 'topk' needs a positive topK");
+  const prefixCache = model.newCache(prefixIds.length);
+  const [prefixLast] = model.forward([{ cache: prefixCache, tokens: prefixIds, logits: "last" }]);
+  const prefixLogp = logSoftmax(prefixLast);
+
+  const windowed = continuations.map((c) => (opts.window !== undefined ? c.slice(0, opts.window) : c.slice()));
+  const results: ScoredTokens[] = new Array(windowed.length);
+  const maxRows = opts.maxRowsPerStep ?? 4096;
+  let i = 0;
+  while (i < windowed.length) {
+    // A group of continuations whose tokens (less the last, whose successor is never scored) fit in maxRows.
+    const group: number[] = [];
+    let rows = 0;
+    while (i < windowed.length && (group.length === 0 || rows + Math.max(0, windowed[i].length - 1) <= maxRows)) {
+      rows += Math.max(0, windowed[i].length - 1);
+      group.push(i++);
+    }
+    const inputs: StepInput[] = group.map((g) => ({ cache: prefixCache.fork(windowed[g].length), tokens: windowed[g].slice(0, -1), logits: "all" }));
+    const logits = model.forward(inputs);
+    group.forEach((g, k) => {
+      const ids = windowed[g];
+      const out: ScoredTokens = { tokenIds: ids, logprobs: [] };
+      if (opts.distributions === "full") out.fullLogprobs = [];
+      if (opts.distributions === "topk") out.topLogprobs = [];
+      for (let j = 0; j < ids.length; j++) {
+        const lp = j === 0 ? prefixLogp : logSoftmax(logits[k].subarray((j - 1) * V, j * V));
+        out.logprobs.push(lp[ids[j]]);
+        if (out.fullLogprobs) out.fullLogprobs.push(j === 0 ? Float32Array.from(lp) : lp);
+        if (out.topLogprobs) out.topLogprobs.push(topKOf(lp, opts.topK as number));
+      }
+      results[g] = out;
+    });
+  }
+  return results;
+}
+
+/** The k largest entries as [id, logprob], descending (ties: lower id first). */
+export function topKOf(lp: Float32Array, k: number): Array<[number, number]> {
+  const n = Math.min(k, lp.length);
+  const best: number[] = [];
+  for (let i = 0; i < lp.length; i++) {
+    if (best.length < n) {
+      best.push(i);
+      if (best.length === n) best.sort((a, b) => lp[b] - lp[a] || a - b);
+      continue;
+    }
+    const last = best[n - 1];
+    if (lp[i] > lp[last]) {
+      let p = n - 1;
+      while (p > 0 && lp[best[p - 1]] < lp[i]) {
+        best[p] = best[p - 1];
+        p--;
+      }
+      best[p] = i;
+    }
+  }
+  if (best.length < n || n === lp.length) best.sort((a, b) => lp[b] - lp[a] || a - b);
+  return best.map((i) => [i, lp[i]]);
+}
