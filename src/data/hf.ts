@@ -1,5 +1,5 @@
 /**
- * `hf://datasets/<org>/<name>[@<revision>][/<file>]`: a file of a Hugging Face hub dataset, downloaded once into
+ * `hf://datasets/<org>/<name>[@<revision>][/<file>]` (a revision with "/" URL-encoded): a file of a Hugging Face hub dataset, downloaded once into
  * a local cache folder and read from there afterwards without any network access (so it works offline, and
  * tests pre-populate the cache instead of downloading).
  *
@@ -38,7 +38,9 @@ export function parseHfUrl(url: string): HfRef {
     throw new UserError(`${url}: expected hf://datasets/<org>/<name>[@<revision>][/<file>]`);
   }
   const [org, nameRev, ...rest] = parts;
-  const [name, revision = "main"] = nameRev.split("@");
+  const [name, rawRevision = "main"] = nameRev.split("@");
+  // A revision containing "/" (e.g. refs/convert/parquet) is written URL-encoded: name@refs%2Fconvert%2Fparquet.
+  const revision = decodeURIComponent(rawRevision);
   const file = rest.join("/");
   if (rest.some((p) => p === "" || p === "." || p === "..") && file !== "") throw new UserError(`${url}: bad file path "${file}"`);
   if (revision === "" || revision.includes("..")) throw new UserError(`${url}: bad revision "${revision}"`);

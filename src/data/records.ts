@@ -11,6 +11,7 @@
 import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { InputError, UserError } from "../util/errors.js";
+import { locateJsonError } from "./json-error.js";
 
 export type RecordFormat = "jsonl" | "json" | "parquet";
 
@@ -102,7 +103,7 @@ async function* readJsonlRows(file: string): AsyncGenerator<RowResult> {
     try {
       value = JSON.parse(text);
     } catch (err) {
-      yield { ok: false, error: new InputError({ file, line }, `malformed JSON: ${jsonErrorDetail(err)}`) };
+      yield { ok: false, error: malformedJson(file, line, text, err, 1) };
       continue;
     }
     yield rowResult(file, line, value);
@@ -113,34 +114,64 @@ async function* readJsonlRows(file: string): AsyncGenerator<RowResult> {
 /** Names the field whose text holds the invalid bytes when the rest of the row is readable. */
 function notUtf8Error(file: string, line: number, bytes: Buffer): InputError {
   const offset = firstInvalidUtf8Offset(bytes);
+  const lossy = lossyUtf8.decode(bytes);
   let field: string | undefined;
   try {
-    const value: unknown = JSON.parse(lossyUtf8.decode(bytes));
+    const value: unknown = JSON.parse(lossy);
     if (value !== null && typeof value === "object" && !Array.isArray(value)) {
       field = Object.entries(value).find(([, v]) => JSON.stringify(v).includes("\uFFFD"))?.[0];
     }
   } catch {
-    // the line is not JSON either; the encoding error is the first thing to fix
+    // Not a whole JSON row (e.g. one line of a multi-line JSON file): take the last key before the bad bytes.
+    const before = lossy.slice(0, Math.max(0, lossy.indexOf("\uFFFD")));
+    const keys = [...before.matchAll(/"((?:[^"\\]|\\.)*)"\s*:/g)];
+    field = keys.length > 0 ? keys[keys.length - 1][1] : undefined;
   }
   return new InputError({ file, line, field }, `not valid UTF-8 (invalid byte at byte ${offset + 1} of the line); convert the file to UTF-8`);
 }
 
-function firstInvalidUtf8Offset(bytes: Buffer): number {
-  // Binary search on the longest valid prefix: decode(prefix) succeeds up to the first bad sequence.
-  let lo = 0;
-  let hi = bytes.length;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    let ok = true;
-    try {
-      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, mid), { stream: true });
-    } catch {
-      ok = false;
+/** Offset of the first byte that starts an invalid UTF-8 sequence (bytes.length when all are valid). */
+export function firstInvalidUtf8Offset(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i];
+    let need: number;
+    let min: number;
+    if (b < 0x80) {
+      i++;
+      continue;
+    } else if (b >= 0xc2 && b <= 0xdf) {
+      need = 1;
+      min = 0x80;
+    } else if (b >= 0xe0 && b <= 0xef) {
+      need = 2;
+      min = 0x800;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      need = 3;
+      min = 0x10000;
+    } else {
+      return i;
     }
-    if (ok) lo = mid;
-    else hi = mid - 1;
+    let cp = b & (0x3f >> need);
+    for (let k = 1; k <= need; k++) {
+      const c = bytes[i + k];
+      if (c === undefined || (c & 0xc0) !== 0x80) return i;
+      cp = (cp << 6) | (c & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
+    i += need + 1;
   }
-  return lo;
+  return bytes.length;
+}
+
+/** A located "malformed JSON" error: line, column and the field whose value was being read. */
+function malformedJson(file: string, firstLine: number, text: string, err: unknown, fieldDepth: number): InputError {
+  const loc = locateJsonError(text, fieldDepth);
+  if (!loc) return new InputError({ file, line: firstLine }, `malformed JSON: ${jsonErrorDetail(err)}`);
+  const before = text.slice(0, loc.offset);
+  const line = firstLine + (before.match(/\n/g)?.length ?? 0);
+  const column = loc.offset - (before.lastIndexOf("\n") + 1) + 1;
+  return new InputError({ file, line, field: loc.field }, `malformed JSON at column ${column}: ${loc.message}`);
 }
 
 function jsonErrorDetail(err: unknown): string {
@@ -185,9 +216,8 @@ async function* readJsonRows(file: string): AsyncGenerator<RowResult> {
       yield* readJsonlRows(file);
       return;
     }
-    const pos = /position (\d+)/.exec(String(err))?.[1];
-    const line = pos !== undefined ? lineAt(text, Number(pos)) : undefined;
-    throw new InputError({ file, line }, `malformed JSON: ${jsonErrorDetail(err)}`);
+    const depth = text.trimStart().startsWith("[") ? 2 : 3;
+    throw malformedJson(file, 1, text, err, depth);
   }
 
   let rows: unknown[];
