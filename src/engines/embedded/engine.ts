@@ -63,8 +63,8 @@ class WorkerHandle {
   load = 0;
 
   constructor(source: RuntimeSource, options: { backend?: TfBackendName; maxBatch?: number }, readonly ready: { promise: Promise<void> }) {
-    const { file, execArgv } = workerEntry();
-    this.worker = new Worker(file, { execArgv });
+    const entry = workerEntry();
+    this.worker = entry.eval ? new Worker(entry.code, { eval: true }) : new Worker(entry.file);
     let settle: { resolve: () => void; reject: (e: unknown) => void } | null = null;
     ready.promise = new Promise<void>((resolve, reject) => {
       settle = { resolve, reject };
@@ -103,11 +103,18 @@ class WorkerHandle {
   }
 }
 
-/** The worker entry: compiled .js next to this file, or the .ts source run through tsx (tests, `npm run dev`). */
-function workerEntry(): { file: URL; execArgv: string[] } {
+/**
+ * The worker entry: the compiled worker.js next to this file, or (running from source: tests, `npm run dev`)
+ * worker.ts loaded through tsx's loader, registered inside the worker (Node 20 workers ignore --import).
+ */
+function workerEntry(): { eval: false; file: URL } | { eval: true; code: string } {
   const js = new URL("./worker.js", import.meta.url);
-  if (existsSync(fileURLToPath(js))) return { file: js, execArgv: [] };
-  return { file: new URL("./worker.ts", import.meta.url), execArgv: ["--import", "tsx"] };
+  if (existsSync(fileURLToPath(js))) return { eval: false, file: js };
+  const ts = new URL("./worker.ts", import.meta.url).href;
+  return {
+    eval: true,
+    code: `import("tsx/esm/api").then((m) => { m.register(); return import(${JSON.stringify(ts)}); }).catch((e) => { throw e; });`,
+  };
 }
 
 export class EmbeddedEngine implements Engine {
