@@ -1,0 +1,122 @@
+/**
+ * Opening an engine from a command line or a run configuration. Every command that needs a model calls
+ * `openEngine` and gets an `Engine`; it never imports an engine module itself.
+ *
+ * Opening checks that the engine can actually serve before any work starts: a missing model folder, an
+ * unreachable server or an engine this build does not have fails here with a UserError (exit 2) that names
+ * the problem. Engine modules are imported lazily so `--help` and light commands never load tfjs.
+ *
+ * Adding an engine (the HTTP dialects, llama.cpp) is one entry in `openers`.
+ */
+import { existsSync, statSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+import { EngineKinds, type EngineConfig, type EngineKind } from "../config/schema.js";
+import { errorMessage, UserError } from "../util/errors.js";
+import { packageRoot } from "../util/version.js";
+import { EngineUnavailableError, type Engine } from "./engine.js";
+
+/** What opening an engine needs: the `engine` section of a run configuration (concurrency is the caller's business). */
+export type EngineSpec = Pick<EngineConfig, "kind" | "model"> & Partial<Pick<EngineConfig, "servedModelName" | "apiKeyEnv">>;
+
+export interface OpenEngineOptions {
+  /** Relative model paths resolve against this (default: the current directory, then the package root). */
+  cwd?: string;
+  /** How long a server may take to answer the reachability check (ms). */
+  probeTimeoutMs?: number;
+}
+
+type EngineOpener = (spec: EngineSpec, opts: Required<OpenEngineOptions>) => Promise<Engine>;
+
+const openers: Record<EngineKind, EngineOpener> = {
+  embedded: openEmbedded,
+  openai: openOpenAI,
+  llamacpp: openLlamaCpp,
+};
+
+/** Opens (and checks) the engine a spec names. Throws UserError with a clear message when it cannot. */
+export async function openEngine(spec: EngineSpec, opts: OpenEngineOptions = {}): Promise<Engine> {
+  const opener = (openers as Record<string, EngineOpener | undefined>)[spec.kind];
+  if (!opener) throw new UserError(`unknown engine "${spec.kind}" (engines: ${EngineKinds.join(", ")})`);
+  const full = { cwd: opts.cwd ?? process.cwd(), probeTimeoutMs: opts.probeTimeoutMs ?? 5000 };
+  try {
+    return await opener(spec, full);
+  } catch (err) {
+    if (err instanceof EngineUnavailableError) throw new UserError(`engine ${spec.kind}: ${err.message}`);
+    throw err;
+  }
+}
+
+/**
+ * A model path as the user meant it: absolute, or relative to the current directory, or (for the built-in
+ * model's default `models/world-base`) relative to the installed package.
+ */
+export function resolveModelPath(model: string, cwd: string): string {
+  if (isAbsolute(model)) return model;
+  const here = resolve(cwd, model);
+  if (existsSync(here)) return here;
+  const inPackage = join(packageRoot(), model);
+  return existsSync(inPackage) ? inPackage : here;
+}
+
+async function openEmbedded(spec: EngineSpec, opts: Required<OpenEngineOptions>): Promise<Engine> {
+  const folder = resolveModelPath(spec.model, opts.cwd);
+  if (!existsSync(folder)) throw new UserError(`model folder not found: ${spec.model} (looked at ${folder})`);
+  if (!statSync(folder).isDirectory()) throw new UserError(`--model ${spec.model}: not a folder (the embedded engine reads a Hugging Face model folder)`);
+  for (const file of ["config.json", "model.safetensors", "tokenizer.json"]) {
+    if (!existsSync(join(folder, file))) throw new UserError(`model folder ${folder}: ${file} is missing (expected a Hugging Face model folder)`);
+  }
+  const { EmbeddedEngine } = await import("./embedded/engine.js");
+  return EmbeddedEngine.load(folder);
+}
+
+/** The base URL of an OpenAI-compatible server, normalised to end in /v1. */
+export function normaliseBaseUrl(raw: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UserError(`engine openai: "${raw}" is not a URL (expected e.g. http://localhost:8000/v1)`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new UserError(`engine openai: "${raw}" must be an http:// or https:// URL`);
+  }
+  if (!/\/v1\/?$/.test(url.pathname)) url.pathname = url.pathname.replace(/\/?$/, "/v1");
+  url.pathname = url.pathname.replace(/\/$/, "");
+  return url;
+}
+
+/**
+ * Checks that a server answers GET {base}/models within the timeout. Any HTTP answer counts as reachable
+ * (a 401 is a key problem, reported by the engine itself); no answer is an EngineUnavailableError.
+ */
+export async function probeServer(base: URL, timeoutMs: number, apiKey?: string): Promise<{ status: number; body: string }> {
+  const url = `${base.href.replace(/\/$/, "")}/models`;
+  try {
+    const res = await fetch(url, {
+      signal: AbortSignal.timeout(timeoutMs),
+      headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
+    });
+    return { status: res.status, body: await res.text() };
+  } catch (err) {
+    const cause = (err as { cause?: unknown }).cause;
+    const why = err instanceof Error && err.name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : errorMessage(cause ?? err);
+    throw new EngineUnavailableError(`cannot reach the server at ${url}: ${why}`);
+  }
+}
+
+async function openOpenAI(spec: EngineSpec, opts: Required<OpenEngineOptions>): Promise<Engine> {
+  const base = normaliseBaseUrl(spec.model);
+  const apiKey = spec.apiKeyEnv !== undefined ? process.env[spec.apiKeyEnv] : undefined;
+  if (spec.apiKeyEnv !== undefined && apiKey === undefined) {
+    throw new UserError(`engine openai: the environment variable ${spec.apiKeyEnv} (engine.apiKeyEnv) is not set`);
+  }
+  await probeServer(base, opts.probeTimeoutMs, apiKey);
+  // The server answers, but this build has no HTTP client engine yet (it plugs in here when it lands).
+  throw new UserError(`engine openai: the server at ${base.href} answers, but this version of tokensqueeze has no OpenAI-compatible engine yet; use --engine embedded`);
+}
+
+async function openLlamaCpp(spec: EngineSpec, opts: Required<OpenEngineOptions>): Promise<Engine> {
+  const path = resolveModelPath(spec.model, opts.cwd);
+  if (!existsSync(path)) throw new UserError(`GGUF model not found: ${spec.model} (looked at ${path})`);
+  throw new UserError(`engine llamacpp: this version of tokensqueeze has no llama.cpp engine yet; use --engine embedded`);
+}
