@@ -15,4 +15,5 @@ export * from "./table.js";
 export * from "./stage.js";
 export * from "./export.js";
 export * from "./command.js";
+export * from "./summary.js";
 export { canonicalJson, fingerprint, diffJson, type JsonValue, type JsonDifference } from "./json.js";

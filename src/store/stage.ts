@@ -287,6 +287,11 @@ export async function runStage<I, R extends object, RK extends keyof R & string>
   let stop: StopReason | null = null;
   let graceTimer: NodeJS.Timeout | null = null;
 
+  // Notices about signals must reach the user even when progress output is off.
+  const notify = (message: string) => {
+    if (progress === silentProgress) process.stderr.write(message + "\n");
+    else progress.log(message);
+  };
   const report = () => progress.update({ done: resumed + processed + failedTotal, failed: failedTotal, resumed });
 
   const abortInflight = () => {
@@ -410,7 +415,7 @@ export async function runStage<I, R extends object, RK extends keyof R & string>
   const onSignal = (signal: NodeJS.Signals) => {
     const code = signal === "SIGTERM" ? 143 : 130;
     if (stop === null) {
-      progress.log(
+      notify(
         `\n${signal}: stopping stage "${stage}": finishing ${inflight.size} item(s) in flight and saving (press Ctrl-C again to quit at once; saved work is kept)`,
       );
       requestStop({ kind: "signal", signal });
@@ -423,7 +428,7 @@ export async function runStage<I, R extends object, RK extends keyof R & string>
     } catch {
       // Exiting anyway: whatever was committed stays committed.
     }
-    progress.log(`${signal} again: quitting now; work committed so far is kept. Resume with: ${resumeCommand ?? "the same command"}`);
+    notify(`${signal} again: quitting now; work committed so far is kept. Resume with: ${resumeCommand ?? "the same command"}`);
     process.exit(code);
   };
   const handleSignals = opts.handleSignals ?? true;
