@@ -15,7 +15,7 @@ export {
   type AnswerFormat,
   type RowConversion,
 } from "./fields.js";
-export { readRows, detectFormat, type RawRow, type RowResult, type RecordFormat } from "./records.js";
+export { readRows, detectFormat, firstInvalidUtf8Offset, type RawRow, type RowResult, type RecordFormat } from "./records.js";
 export { ProblemCollector } from "./collect.js";
 export { parseHfUrl, hfCacheDir, hfCachePath, resolveHfFile, isHfUrl, type HfRef } from "./hf.js";
 export { builtinDatasets, mathTrainSubjects } from "./builtin.js";

@@ -6,7 +6,8 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { describe, expect, it } from "vitest";
-import { loadDataset } from "../../src/data/index.js";
+import { firstInvalidUtf8Offset, loadDataset } from "../../src/data/index.js";
+import { Rng } from "../../src/util/rng.js";
 import { InputError } from "../../src/util/errors.js";
 import { runCli, tempDir } from "../helpers.js";
 
@@ -221,5 +222,29 @@ describe("bad rows in JSON and Parquet files are located too", () => {
     writeFileSync(file, "question,answer\nq,1\n");
     const err = await inputError(loadDataset(file));
     expect(err.message).toMatch(new RegExp(`^${file.replace(/\./g, "\\.")}: cannot read Parquet file`));
+  });
+});
+
+describe("locating invalid UTF-8", () => {
+  it("agrees with a fatal TextDecoder on random byte strings", () => {
+    const fatal = new TextDecoder("utf-8", { fatal: true });
+    const rng = new Rng(20261126);
+    // Bytes drawn mostly from the interesting ranges: ASCII, continuation bytes, lead bytes, and the invalid ones.
+    const pool = [0x41, 0x7f, 0x80, 0xbf, 0xc0, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff, 0xa0, 0x9f, 0x90, 0x8f];
+    for (let n = 0; n < 5000; n++) {
+      const bytes = Uint8Array.from({ length: 1 + Math.floor(rng.next() * 8) }, () => pool[Math.floor(rng.next() * pool.length)]);
+      const offset = firstInvalidUtf8Offset(bytes);
+      let valid = true;
+      try {
+        fatal.decode(bytes);
+      } catch {
+        valid = false;
+      }
+      expect(offset === bytes.length, Buffer.from(bytes).toString("hex")).toBe(valid);
+      expect(() => fatal.decode(bytes.subarray(0, offset))).not.toThrow();
+    }
+    expect(firstInvalidUtf8Offset(Buffer.from("ok 😀 é", "utf8"))).toBe(Buffer.byteLength("ok 😀 é"));
+    expect(firstInvalidUtf8Offset(Buffer.from([0x61, 0xed, 0xa0, 0x80]))).toBe(1); // an encoded surrogate
+    expect(firstInvalidUtf8Offset(Buffer.from([0x61, 0x62, 0xc0, 0xaf]))).toBe(2); // an overlong "/"
   });
 });
