@@ -13,7 +13,9 @@
  *   return tf.neg(tf.div(tf.sum(lp), batch.targetCount)) as tf.Scalar;
  * }, model.variables);
  * ```
- * `model.variables[i]` is the parameter `model.specs[i]` (HF name, our shape): linear weights are stored
+ * `model.variables[i]` is the parameter `model.specs[i]` (HF name, our shape; the tfjs variable's own name is
+ * that HF name + "#<instance>", unique per model so a policy and a frozen reference can coexist; `grads` from
+ * tf.variableGrads are keyed by it). Linear weights are stored
  * transposed relative to HF ([in, out]); see ./weights.ts. `model.getWeights()` snapshots them for saving.
  */
 import { tf } from "./tf.js";
@@ -61,6 +63,8 @@ function toBatch(input: BatchInput): PaddedBatch {
 /** Large negative bias for masked attention (finite, so a fully masked row softmaxes to uniform, never NaN). */
 const MASKED = -1e9;
 
+let instanceCounter = 0;
+
 export class LlamaModel {
   readonly config: LlamaConfig;
   readonly specs: ParamSpec[];
@@ -69,12 +73,15 @@ export class LlamaModel {
   private readonly byName = new Map<string, tf.Variable>();
 
   private constructor(config: LlamaConfig, weights: LlamaWeights, trainable: boolean) {
+    const instance = ++instanceCounter;
     this.config = config;
     this.specs = parameterSpecs(config);
     this.variables = this.specs.map((spec) => {
       const w = weights.get(spec.name);
       if (w === undefined) throw new Error(`LlamaModel: weights lack ${spec.name}`);
-      const v = tf.variable(tf.tensor(w, spec.shape, "float32"), trainable, spec.name);
+      // tfjs variable names are global: suffix the HF name with an instance number so that several models
+      // (policy and reference) coexist. `specs[i].name` keeps the plain HF name.
+      const v = tf.variable(tf.tensor(w, spec.shape, "float32"), trainable, `${spec.name}#${instance}`);
       this.byName.set(spec.name, v);
       return v;
     });
