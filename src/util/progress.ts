@@ -170,7 +170,8 @@ class LineProgress implements ProgressReporter {
     const decile = total ? Math.floor((u.done / total) * 10) : 0;
     const t = this.now();
     // A resumed run skips its done items in a burst: do not print a line per decile for those.
-    const crossedDecile = decile > this.lastDecile && u.done > u.resumed;
+    if (u.done <= u.resumed) this.lastDecile = decile;
+    const crossedDecile = decile > this.lastDecile;
     if (t - this.lastEmit >= this.intervalMs || crossedDecile) {
       this.lastEmit = t;
       this.lastDecile = decile;
