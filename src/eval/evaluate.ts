@@ -1,0 +1,295 @@
+/**
+ * The evaluation driver: samples n responses per benchmark problem through the Engine interface, grades them,
+ * stores every sample in the run store, and computes the paper's metrics from what is stored.
+ *
+ * Resumable and deterministic: the work item is one (benchmark, problem); its n completions come from one
+ * engine request seeded by deriveSeed(run seed, "eval", "<benchmark>/<problem id>", "generate"), and completion
+ * i depends only on (that seed, i) (the Engine contract). So results do not depend on concurrency, batching or
+ * on being killed and resumed; `concurrency` problems are in flight at once so the engine can batch them.
+ *
+ * What is stored (the later HTML report reads it):
+ *   eval_samples   one row per sample: text, token count, finish/stop reason, extracted answer, correct, level,
+ *                  subject — key (benchmark, problemId, sampleIndex)
+ *   eval_problems  one row per problem: question, reference answer, level, subject, the rendered prompt and
+ *                  its token count, the request seed — key (benchmark, problemId)
+ * Metrics are always recomputed from eval_samples, never stored, so they cannot drift from the samples.
+ */
+import type { Engine, FinishReason } from "../engines/engine.js";
+import type { Problem } from "../data/problem.js";
+import { isEquivalent } from "../grade/compare.js";
+import { extractAnswer } from "../grade/extract.js";
+import { defineTable, runStage, type RunStore, type StageResult } from "../store/index.js";
+import { fingerprint } from "../store/json.js";
+import type { ProgressReporter } from "../util/progress.js";
+import { benchmarkMetrics, type BenchmarkMetrics, type SampleRecord } from "./metrics.js";
+import { PAPER_SYSTEM, CHAT_INSTRUCTION, renderPrompt, type PromptPreset } from "./prompts.js";
+
+export const EVAL_STAGE = "eval";
+/** Bump when the evaluation's algorithm changes in a way that changes stored records. */
+export const EVAL_STAGE_VERSION = 1;
+
+export interface EvalSampleRow {
+  benchmark: string;
+  problemId: string;
+  sampleIndex: number;
+  /** The completion as generated (without the prompt and without a matched stop string). */
+  text: string;
+  /** Generated tokens, counted by the model's own tokenizer (the engine's token ids). */
+  tokens: number;
+  finishReason: FinishReason;
+  /** The stop string or token id that ended generation, when the engine reports it. */
+  stopReason?: string | number;
+  /** The answer the grader extracted; absent when it found none. */
+  extracted?: string;
+  correct: boolean;
+  level?: number;
+  subject?: string;
+}
+
+export const evalSamplesTable = defineTable<EvalSampleRow>()({
+  name: "eval_samples",
+  version: 1,
+  key: ["benchmark", "problemId", "sampleIndex"],
+  columns: {
+    benchmark: "text",
+    problemId: "text",
+    sampleIndex: "integer",
+    text: "text",
+    tokens: "integer",
+    finishReason: "text",
+    stopReason: { type: "json", optional: true },
+    extracted: { type: "text", optional: true },
+    correct: "boolean",
+    level: { type: "integer", optional: true },
+    subject: { type: "text", optional: true },
+  },
+  indexes: [["benchmark"]],
+  description: "evaluation samples: one graded completion per (benchmark, problem, sample)",
+});
+
+export interface EvalProblemRow {
+  benchmark: string;
+  problemId: string;
+  question: string;
+  answer: string;
+  level?: number;
+  subject?: string;
+  /** The prompt exactly as sent to the engine. */
+  prompt: string;
+  promptTokens: number;
+  /** The generate request's seed (completion i uses (seed, i)). */
+  seed: number;
+}
+
+export const evalProblemsTable = defineTable<EvalProblemRow>()({
+  name: "eval_problems",
+  version: 1,
+  key: ["benchmark", "problemId"],
+  columns: {
+    benchmark: "text",
+    problemId: "text",
+    question: "text",
+    answer: "text",
+    level: { type: "integer", optional: true },
+    subject: { type: "text", optional: true },
+    prompt: "text",
+    promptTokens: "integer",
+    seed: "integer",
+  },
+  description: "evaluation problems: question, reference answer and the prompt sent",
+});
+
+/** The sampling settings of an evaluation (the `evaluation` section of a run config, minus the benchmarks). */
+export interface EvalSettings {
+  /** Samples per problem (16 in the paper). */
+  samples: number;
+  temperature: number;
+  topP: number;
+  /** Max new tokens per sample (32768 in the paper). */
+  maxTokens: number;
+  prompt: PromptPreset;
+  /** B of the AUC metric (default maxTokens). Not part of the stored records' identity: only a metric. */
+  aucBudget?: number;
+}
+
+export interface EvalBenchmark {
+  /** The benchmark's name (`math500`, …, or the dataset reference as given). */
+  name: string;
+  problems: readonly Problem[];
+}
+
+export interface EvaluateOptions {
+  store: RunStore;
+  engine: Engine;
+  benchmarks: readonly EvalBenchmark[];
+  settings: EvalSettings;
+  /** Problems in flight at once (each a request for `samples` completions). Default 4. */
+  concurrency?: number;
+  progress?: ProgressReporter;
+  signal?: AbortSignal;
+  /** When the run holds samples made with other settings: refuse (default) or archive them (--force). */
+  onParamsChange?: "error" | "archive";
+  /** The command that resumes this evaluation, for the interruption message. */
+  resumeCommand?: string;
+  /** Install SIGINT/SIGTERM handlers while sampling (default true). */
+  handleSignals?: boolean;
+}
+
+export interface EvalReport {
+  /** Metrics per benchmark, in the order the benchmarks were given. */
+  benchmarks: Record<string, BenchmarkMetrics>;
+  budget: number;
+  stage: StageResult;
+}
+
+interface WorkItem {
+  benchmark: string;
+  problem: Problem;
+}
+
+/** The stage parameters: everything that determines the stored samples besides the seed and the model. */
+export function evalStageParams(settings: EvalSettings): Record<string, unknown> {
+  return {
+    stageVersion: EVAL_STAGE_VERSION,
+    samples: settings.samples,
+    temperature: settings.temperature,
+    topP: settings.topP,
+    maxTokens: settings.maxTokens,
+    prompt: settings.prompt,
+    // Changing a preset's wording changes the samples: the fingerprint must see it.
+    promptTemplate: fingerprint(settings.prompt === "paper" ? PAPER_SYSTEM : CHAT_INSTRUCTION),
+  };
+}
+
+/** Samples, grades and stores every benchmark problem (resuming what is stored), then computes the metrics. */
+export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
+  const { store, engine, settings } = opts;
+  checkSettings(settings);
+  const names = new Set<string>();
+  for (const b of opts.benchmarks) {
+    if (names.has(b.name)) throw new Error(`evaluate: benchmark "${b.name}" given twice`);
+    names.add(b.name);
+    const ids = new Set<string>();
+    for (const p of b.problems) {
+      if (ids.has(p.id)) throw new Error(`evaluate: ${b.name} has two problems with id "${p.id}"`);
+      ids.add(p.id);
+    }
+  }
+  const items: WorkItem[] = opts.benchmarks.flatMap((b) => b.problems.map((problem) => ({ benchmark: b.name, problem })));
+
+  const stage = await runStage({
+    store,
+    stage: EVAL_STAGE,
+    params: evalStageParams(settings),
+    onParamsChange: opts.onParamsChange,
+    items,
+    keyOf: (it) => `${it.benchmark}/${it.problem.id}`,
+    output: evalSamplesTable,
+    concurrency: opts.concurrency ?? 4,
+    progress: opts.progress,
+    signal: opts.signal,
+    resumeCommand: opts.resumeCommand,
+    handleSignals: opts.handleSignals,
+    process: async ({ benchmark, problem }, ctx) => {
+      const rendered = await renderPrompt(settings.prompt, problem, engine);
+      const seed = ctx.seedFor("generate");
+      const result = await engine.generate(
+        {
+          prompt: rendered.prompt,
+          n: settings.samples,
+          seed,
+          temperature: settings.temperature,
+          topP: settings.topP,
+          topK: 0,
+          maxTokens: settings.maxTokens,
+          stop: rendered.stop,
+        },
+        { signal: ctx.signal },
+      );
+      if (result.completions.length !== settings.samples) {
+        throw new Error(`engine returned ${result.completions.length} completions, asked for ${settings.samples}`);
+      }
+      ctx.put(evalProblemsTable, [
+        {
+          benchmark,
+          problemId: problem.id,
+          question: problem.question,
+          answer: problem.answer,
+          level: problem.meta.level,
+          subject: problem.meta.subject,
+          prompt: rendered.prompt,
+          promptTokens: result.promptTokens,
+          seed,
+        },
+      ]);
+      const opensThinking = promptOpensThinking(rendered.prompt);
+      return result.completions.map((c): EvalSampleRow => {
+        const graded = gradeResponse(c.text, problem.answer, { promptOpensThinking: opensThinking });
+        return {
+          benchmark,
+          problemId: problem.id,
+          sampleIndex: c.index,
+          text: c.text,
+          tokens: c.tokenIds.length,
+          finishReason: c.finishReason,
+          stopReason: c.stopReason,
+          extracted: graded.extracted,
+          correct: graded.correct,
+          level: problem.meta.level,
+          subject: problem.meta.subject,
+        };
+      });
+    },
+  });
+
+  const budget = settings.aucBudget ?? settings.maxTokens;
+  const benchmarks: Record<string, BenchmarkMetrics> = {};
+  const table = store.table(evalSamplesTable);
+  for (const b of opts.benchmarks) {
+    const wanted = new Set(b.problems.map((p) => p.id));
+    const rows = table.all({ benchmark: b.name }).filter((r) => wanted.has(r.problemId));
+    if (rows.length === 0) continue;
+    benchmarks[b.name] = benchmarkMetrics(rows.map(toSampleRecord), { budget });
+  }
+  return { benchmarks, budget, stage };
+}
+
+/**
+ * Grades one response against the reference with the project's grader: the final answer is extracted from the
+ * text after the last "</think>" (inside <answer> … </answer> when present, the last \boxed{…} first), and
+ * compared with the reference by mathematical equivalence. When the prompt itself opened "<think>" (the paper
+ * preset, and chat templates that do the same), a response that never closes its thinking was cut off before
+ * answering and has no answer (`thinking: "required"`).
+ */
+export function gradeResponse(text: string, reference: string, opts: { promptOpensThinking?: boolean } = {}): { extracted?: string; correct: boolean } {
+  const extracted = extractAnswer(text, { thinking: opts.promptOpensThinking ? "required" : "auto" }) ?? undefined;
+  if (extracted === undefined) return { correct: false };
+  return { extracted, correct: isEquivalent(reference, extracted) };
+}
+
+/** Whether a rendered prompt ends inside an opened <think> block (the response then starts mid-thinking). */
+export function promptOpensThinking(prompt: string): boolean {
+  return /<think>\s*$/.test(prompt);
+}
+
+export function toSampleRecord(r: EvalSampleRow): SampleRecord {
+  return {
+    problemId: r.problemId,
+    sampleIndex: r.sampleIndex,
+    tokens: r.tokens,
+    correct: r.correct,
+    finishReason: r.finishReason,
+    level: r.level,
+    subject: r.subject,
+  };
+}
+
+function checkSettings(s: EvalSettings): void {
+  const bad = (what: string) => {
+    throw new RangeError(`evaluate: ${what}`);
+  };
+  if (!Number.isInteger(s.samples) || s.samples < 1) bad(`samples must be a positive integer (got ${s.samples})`);
+  if (!Number.isInteger(s.maxTokens) || s.maxTokens < 1) bad(`maxTokens must be a positive integer (got ${s.maxTokens})`);
+  if (!(s.temperature >= 0)) bad(`temperature must be ≥ 0 (got ${s.temperature})`);
+  if (!(s.topP > 0 && s.topP <= 1)) bad(`topP must be in (0, 1] (got ${s.topP})`);
+}

@@ -1,0 +1,118 @@
+/**
+ * One evaluation from a resolved run configuration to metrics: load the benchmarks, open the engine, open or
+ * create the run directory, sample/grade/store (resuming), compute the metrics. `tokensqueeze eval` is a thin
+ * wrapper around `runEvaluation`; the demo and `world report` call it directly.
+ *
+ * Everything that can fail because of the user's input fails before any sampling starts, in this order:
+ * an unknown benchmark (or one its filters leave empty), a missing model folder or unreachable engine, a
+ * prompt preset the model cannot use, a run directory holding other settings.
+ */
+import type { RunConfig } from "../config/index.js";
+import { loadDatasetSpec } from "../data/index.js";
+import type { Engine } from "../engines/engine.js";
+import { openEngine, resolveModelPath } from "../engines/factory.js";
+import { RunStore, withRun } from "../store/index.js";
+import { UserError } from "../util/errors.js";
+import type { ProgressReporter } from "../util/progress.js";
+import { evaluate, type EvalBenchmark, type EvalReport, type EvalSettings } from "./evaluate.js";
+import { checkPromptPreset } from "./prompts.js";
+
+export interface RunEvaluationOptions {
+  /** The resolved configuration; its `engine`, `evaluation`, `dataDir` and `seed` are used. */
+  config: RunConfig;
+  /** The run directory: created when missing, resumed when it holds this evaluation. */
+  outDir: string;
+  /** An engine already open (the caller closes it); else one is opened from `config.engine` and closed here. */
+  engine?: Engine;
+  /** Adopt changed settings in an existing run (the old samples are archived, never deleted). */
+  force?: boolean;
+  /** The command line, recorded in the run's history. */
+  argv?: readonly string[];
+  progress?: ProgressReporter;
+  signal?: AbortSignal;
+  resumeCommand?: string;
+  handleSignals?: boolean;
+  cwd?: string;
+  /** Called once everything is checked, just before sampling starts (the CLI prints the run directory). */
+  onStart?: (info: { dir: string; benchmarks: EvalBenchmark[]; engine: Engine }) => void;
+}
+
+export interface RunEvaluationResult extends EvalReport {
+  /** The run directory (absolute). */
+  dir: string;
+}
+
+/** The evaluation settings of a run configuration. */
+export function evalSettingsOf(config: RunConfig): EvalSettings {
+  const e = config.evaluation;
+  return { samples: e.samples, temperature: e.temperature, topP: e.topP, maxTokens: e.maxTokens, prompt: e.prompt, aucBudget: e.aucBudget };
+}
+
+/** Loads every benchmark of `config.evaluation.benchmarks`; unknown or empty benchmarks are a UserError. */
+export async function loadBenchmarks(config: RunConfig, opts: { cwd?: string } = {}): Promise<EvalBenchmark[]> {
+  await registerOptionalDatasets();
+  const out: EvalBenchmark[] = [];
+  for (const spec of config.evaluation.benchmarks) {
+    if (out.some((b) => b.name === spec.name)) throw new UserError(`benchmark "${spec.name}" is listed twice`);
+    let problems;
+    try {
+      problems = (await loadDatasetSpec(spec, { dataDir: config.dataDir, cwd: opts.cwd })).problems;
+    } catch (err) {
+      if (err instanceof UserError) throw new UserError(`benchmark ${spec.name}: ${err.message}`, err.exitCode);
+      throw err;
+    }
+    if (problems.length === 0) {
+      const filters = spec.levels ? ` (levels ${spec.levels.join(",")})` : "";
+      throw new UserError(`benchmark ${spec.name}: no problems left to evaluate${filters}`);
+    }
+    out.push({ name: spec.name, problems });
+  }
+  if (out.length === 0) throw new UserError("no benchmarks to evaluate (give --bench)");
+  return out;
+}
+
+/** Modules that register named datasets when present (the built-in world). */
+async function registerOptionalDatasets(): Promise<void> {
+  // The world module registers its benchmark on import (src/world); see src/data/registry.ts.
+}
+
+/** The configuration as the run records it: the model path made absolute so a resume from elsewhere matches. */
+export function normaliseEvalConfig(config: RunConfig, cwd: string): RunConfig {
+  if (config.engine.kind === "openai") return config;
+  return { ...config, engine: { ...config.engine, model: resolveModelPath(config.engine.model, cwd) } };
+}
+
+export async function runEvaluation(opts: RunEvaluationOptions): Promise<RunEvaluationResult> {
+  const cwd = opts.cwd ?? process.cwd();
+  const config = normaliseEvalConfig(opts.config, cwd);
+  const benchmarks = await loadBenchmarks(config, { cwd });
+  const engine = opts.engine ?? (await openEngine(config.engine, { cwd }));
+  try {
+    const settings = evalSettingsOf(config);
+    await checkPromptPreset(settings.prompt, engine);
+    const store = RunStore.openOrCreate(opts.outDir, {
+      config,
+      model: engine.identity,
+      force: opts.force,
+      command: opts.argv ? { argv: opts.argv } : undefined,
+    });
+    opts.onStart?.({ dir: store.dir, benchmarks, engine });
+    return await withRun(store, async (s) => {
+      const report = await evaluate({
+        store: s,
+        engine,
+        benchmarks,
+        settings,
+        concurrency: config.engine.concurrency,
+        progress: opts.progress,
+        signal: opts.signal,
+        onParamsChange: opts.force ? "archive" : "error",
+        resumeCommand: opts.resumeCommand,
+        handleSignals: opts.handleSignals,
+      });
+      return { ...report, dir: s.dir };
+    });
+  } finally {
+    if (!opts.engine) await engine.close();
+  }
+}
