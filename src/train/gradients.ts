@@ -5,6 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { NamedParameter } from "./adamw.js";
+import { installFastMatMulGradient } from "./matmul-grad.js";
 import type { Objective } from "./objective.js";
 
 export interface GradientResult {
@@ -43,6 +44,7 @@ export function computeLocalGradients<E>(
   microBatches: ReadonlyArray<readonly E[]>,
   totalWeight: number,
 ): GradientResult {
+  installFastMatMulGradient();
   if (!(totalWeight > 0)) throw new Error(`objective ${objective.name}: the step has total weight ${totalWeight}; nothing to learn from`);
   const variables = params.map((p) => p.variable);
   const nameOf = new Map(params.map((p) => [p.variable.name, p.name]));

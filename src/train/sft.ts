@@ -4,13 +4,14 @@
  * log-probabilities stage 3's preference losses are built from.
  */
 import * as tf from "@tensorflow/tfjs";
+import type { PaddedBatch } from "../model/llama.js";
 import type { Objective, Trainable } from "./objective.js";
 import { collateTokenBatch, correctTargets, targetCountOf, targetLogprobs, type TokenSequence } from "./token-loss.js";
 
 /** A causal language model as the trainer needs it. */
 export interface CausalLm extends Trainable {
-  /** Differentiable logits [B, T, V] for right-padded input ids [B, T] (int32). */
-  logits(inputIds: tf.Tensor2D): tf.Tensor3D;
+  /** Differentiable logits [B, T, V] for a right-padded batch (LlamaModel.forwardLogits). */
+  forwardLogits(batch: PaddedBatch): tf.Tensor3D;
 }
 
 export interface SftObjectiveOptions {
@@ -26,7 +27,7 @@ export function sftObjective(model: CausalLm, opts: SftObjectiveOptions = {}): O
     tokens: (batch) => batch.reduce((n, s) => n + Math.max(0, s.ids.length - 1), 0),
     lossSum(batch) {
       const b = collateTokenBatch(batch, padId);
-      const logits = model.logits(b.inputs);
+      const logits = model.forwardLogits(b.inputs);
       const logprobs = targetLogprobs(logits, b.targets);
       const sum = tf.neg(tf.sum(tf.mul(logprobs, b.weights))) as tf.Scalar;
       const correct = correctTargets(logits, b.targets, b.weights);
@@ -40,10 +41,10 @@ export function sftObjective(model: CausalLm, opts: SftObjectiveOptions = {}): O
  * its prompt when the mask covers the response. Returns [B]; differentiable when called inside a gradient tape,
  * and usable outside one (under tf.tidy) to precompute a frozen reference model's values.
  */
-export function sequenceLogprobSums(model: Pick<CausalLm, "logits">, seqs: readonly TokenSequence[], padId = 0): tf.Tensor1D {
+export function sequenceLogprobSums(model: Pick<CausalLm, "forwardLogits">, seqs: readonly TokenSequence[], padId = 0): tf.Tensor1D {
   return tf.tidy(() => {
     const b = collateTokenBatch(seqs, padId);
-    const logprobs = targetLogprobs(model.logits(b.inputs), b.targets);
+    const logprobs = targetLogprobs(model.forwardLogits(b.inputs), b.targets);
     return tf.sum(tf.mul(logprobs, b.weights), -1) as tf.Tensor1D;
   });
 }

@@ -4,14 +4,32 @@
  * because the wasm backend has no gradient for gather.
  */
 import * as tf from "@tensorflow/tfjs";
+import type { PaddedBatch } from "../model/llama.js";
 
-/** log P(target | context) for every position: logits [B, T, V], targets [B, T] int32 → [B, T]. */
+/**
+ * log P(target | context) for every position: logits [B, T, V], targets [B, T] int32 → [B, T].
+ *
+ * A fused custom gradient, d/dlogits = dy · (onehot(target) − softmax(logits)): the stock logSumExp gradient
+ * routes through `max` and a broadcast `equal` over [B, T, V] that the wasm backend runs on a slow generic path
+ * (a third of a training step for a 1M-parameter model), although that term cancels mathematically.
+ */
 export function targetLogprobs(logits: tf.Tensor3D, targets: tf.Tensor2D): tf.Tensor2D {
-  return tf.tidy(() => {
-    const vocab = logits.shape[2];
-    const targetLogit = tf.sum(tf.mul(logits, tf.oneHot(targets, vocab, 1, 0, "float32")), -1);
-    return tf.sub(targetLogit, tf.logSumExp(logits, -1)) as tf.Tensor2D;
+  const vocab = logits.shape[2];
+  const fused = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const x = args[0] as tf.Tensor;
+    const save = args[1] as tf.GradSaveFunc;
+    // oneHot(…, "float32") returns zeros on the wasm backend (tfjs 4.22): build it as int32 and cast.
+    const oneHot = tf.cast(tf.oneHot(targets, vocab), "float32");
+    const lse = tf.logSumExp(x, -1, true);
+    save([x, lse, oneHot]);
+    const value = tf.sub(tf.sum(tf.mul(x, oneHot), -1), tf.squeeze(lse, [-1]));
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => {
+      const [savedX, savedLse, savedOneHot] = saved;
+      return tf.mul(tf.expandDims(dy, -1), tf.sub(savedOneHot, tf.exp(tf.sub(savedX, savedLse))));
+    };
+    return { value, gradFunc };
   });
+  return fused(logits) as tf.Tensor2D;
 }
 
 /** Number of positions where the argmax of the logits equals the target, counted where weights > 0. */
@@ -22,10 +40,10 @@ export function correctTargets(logits: tf.Tensor3D, targets: tf.Tensor2D, weight
   });
 }
 
-/** A padded, shifted micro-batch of token sequences: inputs predict targets; `weights` masks the loss. */
+/** A padded, shifted micro-batch of token sequences: `inputs` predict `targets`; `weights` masks the loss. */
 export interface TokenBatch {
-  /** [B, T] int32: tokens 0 … n−2 of each sequence, right-padded. */
-  inputs: tf.Tensor2D;
+  /** Tokens 0 … n−2 of each sequence, right-padded to T, with their 1/0 attention mask (host arrays). */
+  inputs: PaddedBatch;
   /** [B, T] int32: tokens 1 … n−1 of each sequence, right-padded. */
   targets: tf.Tensor2D;
   /** [B, T] float32: 1 where the target counts toward the loss, 0 on padding and unmasked spans. */
@@ -46,15 +64,16 @@ export interface TokenSequence {
 }
 
 /**
- * Builds the shifted, right-padded tensors. Right padding needs no attention mask under a causal model: real
- * tokens never attend to the padding that follows them, and padded targets carry weight 0.
+ * Builds the shifted, right-padded batch. Under a causal model real tokens never attend to the padding that
+ * follows them, and padded targets carry weight 0, so padding changes nothing but the amount of work.
  */
 export function collateTokenBatch(seqs: readonly TokenSequence[], padId = 0): TokenBatch {
   if (seqs.length === 0) throw new Error("collateTokenBatch: empty batch");
   const length = Math.max(...seqs.map((s) => s.ids.length - 1));
   if (length < 1) throw new Error("collateTokenBatch: every sequence needs at least 2 tokens");
   const b = seqs.length;
-  const inputs = new Int32Array(b * length).fill(padId);
+  const inputIds = new Int32Array(b * length).fill(padId);
+  const inputMask = new Float32Array(b * length);
   const targets = new Int32Array(b * length).fill(padId);
   const weights = new Float32Array(b * length);
   let realTokens = 0;
@@ -65,7 +84,8 @@ export function collateTokenBatch(seqs: readonly TokenSequence[], padId = 0): To
     }
     for (let t = 0; t + 1 < s.ids.length; t++) {
       const at = row * length + t;
-      inputs[at] = s.ids[t];
+      inputIds[at] = s.ids[t];
+      inputMask[at] = 1;
       targets[at] = s.ids[t + 1];
       const w = s.lossMask === undefined ? 1 : s.lossMask[t + 1] ? 1 : 0;
       weights[at] = w;
@@ -74,7 +94,7 @@ export function collateTokenBatch(seqs: readonly TokenSequence[], padId = 0): To
     realTokens += Math.max(0, s.ids.length - 1);
   });
   return {
-    inputs: tf.tensor2d(inputs, [b, length], "int32"),
+    inputs: { batchSize: b, seqLen: length, ids: inputIds, mask: inputMask, targetCount },
     targets: tf.tensor2d(targets, [b, length], "int32"),
     weights: tf.tensor2d(weights, [b, length], "float32"),
     realTokens,
@@ -83,7 +103,6 @@ export function collateTokenBatch(seqs: readonly TokenSequence[], padId = 0): To
 }
 
 export function disposeTokenBatch(batch: TokenBatch): void {
-  batch.inputs.dispose();
   batch.targets.dispose();
   batch.weights.dispose();
 }
