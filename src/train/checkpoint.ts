@@ -7,8 +7,8 @@
  * so `safetensors.safe_open` in Python can read it for debugging. Tensor names are prefixed `param/`, `adam_m/`,
  * `adam_v/`; the trainer state is JSON in the header's `__metadata__` under `tokensqueeze.trainer`.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
-import { dirname } from "node:path";
+import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 
 export const checkpointFormatVersion = 1;
 const stateKey = "tokensqueeze.trainer";
@@ -89,6 +89,14 @@ export function writeCheckpointAtomic(path: string, checkpoint: Checkpoint): voi
   closeSync(fd);
   renameSync(tmp, path);
   fsyncDirectory(dirname(path));
+}
+
+/** Removes temporary files a killed writer left beside `path` (call before a run starts writing). */
+export function removeStaleTemporaries(path: string): void {
+  const dir = dirname(path);
+  if (!existsSync(dir)) return;
+  const prefix = `${basename(path)}.tmp-`;
+  for (const f of readdirSync(dir)) if (f.startsWith(prefix)) rmSync(join(dir, f), { force: true });
 }
 
 function fsyncDirectory(dir: string): void {

@@ -6,9 +6,10 @@
  * DPO-L + SFT tomorrow, with no change here.
  */
 import * as tf from "@tensorflow/tfjs";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
 import { AdamW, defaultAdamWConfig, type AdamWConfig, type NamedParameter } from "./adamw.js";
-import { checkpointFormatVersion, readCheckpoint, writeCheckpointAtomic, type CheckpointState } from "./checkpoint.js";
+import { checkpointFormatVersion, readCheckpoint, removeStaleTemporaries, writeCheckpointAtomic, type CheckpointState } from "./checkpoint.js";
 import { clipByGlobalNorm } from "./clip.js";
 import { DataOrder } from "./data-order.js";
 import { LocalGradientSource, type GradientSource } from "./gradients.js";
@@ -164,6 +165,10 @@ export async function train<E>(opts: TrainOptions<E>): Promise<TrainResult> {
 
   let step = 0;
   let examplesSeen = 0;
+  if (config.checkpointPath !== undefined) {
+    mkdirSync(dirname(config.checkpointPath), { recursive: true });
+    removeStaleTemporaries(config.checkpointPath);
+  }
   if (opts.resume && config.checkpointPath !== undefined && existsSync(config.checkpointPath)) {
     const ckpt = readCheckpoint(config.checkpointPath);
     const diffs = fingerprintDifferences(ckpt.state.fingerprint, fingerprint);
