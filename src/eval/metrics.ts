@@ -84,9 +84,16 @@ export function accAtBudget(samples: readonly SampleRecord[], budget: number): n
 export function areaUnderBudgetCurve(samples: readonly SampleRecord[], budget: number): number {
   if (samples.length === 0) throw new RangeError("areaUnderBudgetCurve: no samples");
   checkBudget(budget);
-  let sum = 0;
-  for (const s of samples) if (s.correct) sum += 1 - Math.min(s.tokens, budget) / budget;
-  return (100 * sum) / samples.length;
+  // Σ c_i (1 − min(t_i,B)/B) = C − (Σ_{correct} min(t_i,B)) / B: summing integer lengths first keeps the
+  // result exact and independent of the order of the samples.
+  let correct = 0;
+  let lengthSum = 0;
+  for (const s of samples) {
+    if (!s.correct) continue;
+    correct++;
+    lengthSum += Math.min(s.tokens, budget);
+  }
+  return (100 * (correct - lengthSum / budget)) / samples.length;
 }
 
 /** The budget curve Acc(b) for b in [0, B], as the points where the step function changes (plus both ends). */
@@ -194,10 +201,12 @@ export function benchmarkMetrics(samples: readonly SampleRecord[], opts: MetricO
 function passAtKOfGroup(problems: Map<string, SampleRecord[]>, ks: readonly number[] | undefined): Record<string, number> {
   const minN = Math.min(...[...problems.values()].map((g) => g.length));
   const out: Record<string, number> = {};
+  // Problems in id order: the float sum is then the same whatever order the samples came in.
+  const groups = [...problems.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, g]) => g);
   for (const k of ks ?? defaultKs(minN)) {
     if (k > minN) continue;
     let sum = 0;
-    for (const group of problems.values()) {
+    for (const group of groups) {
       const c = group.filter((s) => s.correct).length;
       sum += passAtKEstimate(group.length, c, k);
     }

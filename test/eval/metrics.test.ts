@@ -184,6 +184,13 @@ describe("benchmarkMetrics", () => {
     expect(m.budgetCurve[m.budgetCurve.length - 1]).toEqual({ budget: 300, acc: 75 });
   });
 
+  it("does not depend on the order of the samples", () => {
+    const rng = new Rng(99);
+    const s = randomSamples(rng, 25, 6, 777);
+    const m = benchmarkMetrics(s, { budget: 777 });
+    for (let i = 0; i < 5; i++) expect(benchmarkMetrics(rng.shuffle(s), { budget: 777 })).toEqual(m);
+  });
+
   it("reports Len-T as null when nothing is correct", () => {
     const m = groupMetrics([sample("a", 0, 7, false), sample("a", 1, 9, false)], { budget: 16 });
     expect(m.acc).toBe(0);
