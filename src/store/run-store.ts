@@ -24,7 +24,7 @@
  * otherwise. So re-running with different parameters never silently mixes records, and never loses any.
  */
 import Database from "better-sqlite3";
-import { existsSync, readdirSync, renameSync, statSync, writeFileSync, mkdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync, mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import type { ModelIdentity } from "../engines/engine.js";
@@ -44,18 +44,23 @@ export const RUN_CONFIG = "config.json";
 /**
  * Config paths that cannot change results and so never block reopening a run: how fast or where work is
  * done, not what is computed. Patterns use `*` (one key) and `**` (any depth). Commands may pass their own.
+ * `engine.model` (a folder path or server URL) and `engine.servedModelName` are here because the model is
+ * compared through its ModelIdentity instead (by weights hash when known), so a moved folder or a server
+ * on another host is not a change, while other weights are. `preset` is only the name: the resolved values
+ * it produced are compared.
  */
 export const DEFAULT_VOLATILE_CONFIG_PATHS: readonly string[] = [
   "**.concurrency",
   "**.batchSize",
   "**.timeoutMs",
   "**.retries",
-  "**.url",
-  "**.baseUrl",
   "**.apiKey",
-  "**.headers",
   "**.progress",
   "**.logLevel",
+  "engine.model",
+  "engine.servedModelName",
+  "engine.apiKeyEnv",
+  "preset",
 ];
 
 export type CodeVersion = ReturnType<typeof codeVersion>;
@@ -292,8 +297,11 @@ export class RunStore {
     const dir = runDirOf(path);
     if (existsSync(dir)) {
       if (!statSync(dir).isDirectory()) throw new NotARunError(`cannot create a run at ${dir}: it is a file`);
-      if (existsSync(join(dir, RUN_DB))) throw new NotARunError(`cannot create a run at ${dir}: it holds a run already (open it instead)`);
-      const entries = readdirSync(dir).filter((e) => !e.startsWith("."));
+      // An empty run.sqlite is what a create killed before its first commit leaves: reuse it.
+      const interrupted = existsSync(join(dir, RUN_DB)) && isEmptyDatabase(join(dir, RUN_DB));
+      if (existsSync(join(dir, RUN_DB)) && !interrupted) throw new NotARunError(`cannot create a run at ${dir}: it holds a run already (open it instead)`);
+      const leftovers = interrupted ? [RUN_DB, `${RUN_DB}-wal`, `${RUN_DB}-shm`] : [];
+      const entries = readdirSync(dir).filter((e) => !e.startsWith(".") && !leftovers.includes(e));
       if (entries.length > 0) {
         throw new NotARunError(`cannot create a run at ${dir}: the directory is not empty (${entries.slice(0, 5).join(", ")}${entries.length > 5 ? ", …" : ""})`);
       }
@@ -422,7 +430,8 @@ export class RunStore {
         }
       })
       .immediate();
-    if (differences.length > 0 || !existsSync(join(this.dir, RUN_CONFIG))) this.writeConfigFile();
+    // Also repairs a config.json left stale or missing by a process killed between commit and file write.
+    this.writeConfigFile();
     this.writeManifest();
   }
 
@@ -700,7 +709,10 @@ export class RunStore {
   }
 
   private writeConfigFile(): void {
-    writeFileAtomic(join(this.dir, RUN_CONFIG), JSON.stringify(this.config, null, 2) + "\n");
+    const path = join(this.dir, RUN_CONFIG);
+    const text = JSON.stringify(this.config, null, 2) + "\n";
+    if (existsSync(path) && readFileSync(path, "utf8") === text) return;
+    writeFileAtomic(path, text);
   }
 
   /** @internal rewrites run.json from run.sqlite. */

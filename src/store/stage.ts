@@ -55,7 +55,7 @@ import { UserError, errorMessage } from "../util/errors.js";
 import { silentProgress, type ProgressReporter } from "../util/progress.js";
 import { deriveSeed, Rng } from "../util/rng.js";
 import { diffJson, fingerprint, formatDifferences, toJsonValue, type JsonValue } from "./json.js";
-import { processAlive, type RunStore, type StageInfo } from "./run-store.js";
+import { processAlive, type RunStore } from "./run-store.js";
 import { Table, type AnyRecord, type AnyTable, type AnyTableDef, type OnConflict, type TableDef } from "./table.js";
 
 export interface ItemContext {
@@ -551,28 +551,26 @@ function beginStage<R extends object, RK extends keyof R & string>(
 ): Table<R, RK> {
   const outputTable = outputDef.name;
   const host = hostname();
-  const check = (): StageInfo | undefined => {
-    const existing = store.stage(stage);
-    if (existing && existing.status === "running" && existing.ownerPid !== null && existing.ownerPid !== process.pid) {
-      const alive = existing.ownerHost === host ? processAlive(existing.ownerPid) : true;
-      if (alive) throw new StageBusyError(stage, store.dir, existing.ownerPid, existing.ownerHost ?? "?", existing.startedAt);
-    }
-    return existing;
-  };
-  let existing = store.transaction(check);
-  if (existing && existing.paramsHash !== paramsHash && existing.done + existing.failed > 0) {
-    if (onParamsChange !== "archive") {
-      const detail = formatDifferences(diffJson(existing.params, fingerprintInput as JsonValue));
-      throw new StageParamsChangedError(stage, store.dir, detail, existing.done + existing.failed);
-    }
-    store.archiveStage(stage);
-    existing = undefined;
-  }
-  // Bind (create or check) the output table before marking the stage running: a shape mismatch refuses
-  // without touching anything.
-  const output = store.table(outputDef);
-  store.db
+  // One write transaction from the check to marking the stage running: two processes starting the same
+  // stage at once cannot both pass the check. A refusal anywhere rolls everything back (archive included).
+  return store.db
     .transaction(() => {
+      let existing = store.stage(stage);
+      if (existing && existing.status === "running" && existing.ownerPid !== null && existing.ownerPid !== process.pid) {
+        const alive = existing.ownerHost === host ? processAlive(existing.ownerPid) : true;
+        if (alive) throw new StageBusyError(stage, store.dir, existing.ownerPid, existing.ownerHost ?? "?", existing.startedAt);
+      }
+      if (existing && existing.paramsHash !== paramsHash && existing.done + existing.failed > 0) {
+        if (onParamsChange !== "archive") {
+          const detail = formatDifferences(diffJson(existing.params, fingerprintInput as JsonValue));
+          throw new StageParamsChangedError(stage, store.dir, detail, existing.done + existing.failed);
+        }
+        store.archiveStage(stage);
+        existing = undefined;
+      }
+      // Bind (create or check) the output table before marking the stage running: a shape mismatch
+      // refuses without touching anything.
+      const output = store.table(outputDef);
       const ts = new Date().toISOString();
       const tables = new Set(existing?.tables ?? []);
       tables.add(outputTable);
@@ -587,10 +585,10 @@ function beginStage<R extends object, RK extends keyof R & string>(
              owner_host = excluded.owner_host, command_id = excluded.command_id, last_error = NULL`,
         )
         .run(stage, paramsHash, JSON.stringify(fingerprintInput), total, JSON.stringify([...tables]), ts, ts, process.pid, host, store.currentCommandId);
+      claimTable(store, stage, outputTable, null);
+      return output;
     })
     .immediate();
-  claimTable(store, stage, outputTable, null);
-  return output;
 }
 
 /** Makes `stage` the owner of `table` (creating it first via `ensure`); a table has one owner stage. */

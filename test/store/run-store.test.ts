@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { ConfigMismatchError, defineTable, NotARunError, RunStore, type RunManifest } from "../../src/store/index.js";
 import { UserError } from "../../src/util/errors.js";
@@ -8,7 +9,7 @@ import { tempDir } from "../helpers.js";
 
 const config = {
   seed: 11,
-  engine: { kind: "http", url: "http://localhost:8000/v1", concurrency: 16 },
+  engine: { kind: "openai", model: "http://localhost:8000/v1", concurrency: 16 },
   sample: { n: 32, temperature: 0.9, topP: 1 },
   datasets: [{ name: "math500" }],
 };
@@ -63,6 +64,22 @@ describe("creating a run", () => {
   });
 });
 
+describe("an interrupted creation", () => {
+  it("leaves an empty run.sqlite that a new create (or openOrCreate) reuses, and a stale config.json is repaired", () => {
+    const dir = newRunDir();
+    mkdirSync(dir);
+    // What a create killed before its first commit leaves behind: a WAL database with no tables.
+    const db = new Database(join(dir, "run.sqlite"));
+    db.pragma("journal_mode = WAL");
+    db.close();
+    expect(() => RunStore.open(dir)).toThrow(/is not a tokensqueeze run: run.sqlite has no run metadata/);
+    RunStore.openOrCreate(dir, { config, model }).close();
+    writeFileSync(join(dir, "config.json"), "{}\n");
+    RunStore.open(dir, { config, model }).close();
+    expect(JSON.parse(readFileSync(join(dir, "config.json"), "utf8"))).toEqual(config);
+  });
+});
+
 describe("opening a run", () => {
   it("is a clear error for anything that is not a run", () => {
     const base = tempDir("ts-notrun-");
@@ -97,7 +114,7 @@ describe("opening a run", () => {
   it("reopens with the same config, and ignores settings that cannot change results", () => {
     const dir = newRunDir();
     RunStore.create(dir, { config, model }).close();
-    const faster = { ...config, engine: { ...config.engine, url: "http://gpu-2:8000/v1", concurrency: 64 } };
+    const faster = { ...config, preset: "paper-7b", engine: { ...config.engine, model: "http://gpu-2:8000/v1", concurrency: 64 } };
     const store = RunStore.open(dir, { config: faster, model, command: { argv: ["x"] } });
     // The snapshot keeps what the records were computed with; nothing result-relevant changed.
     expect(store.config).toEqual(config);
