@@ -250,50 +250,58 @@ export class InferenceModel {
     }
   }
 
-  /** Causal attention of each row over its own sequence (parent positions, then own ones up to the row). */
+  /**
+   * Causal attention of each row over its own sequence (parent positions, then own ones up to the row).
+   * Hot loop of decoding: the query heads sharing a kv head are handled together and the two cache segments
+   * (parent, own) are walked separately so the inner loops stay branch-free.
+   */
   private attention(qkv: Float32Array, N: number, rowSeq: Int32Array, rowPos: Int32Array, inputs: readonly StepInput[], layer: number, out: Float32Array): void {
     const cfg = this.config;
     const hd = cfg.headDim;
     const H = cfg.numAttentionHeads;
-    const rep = H / cfg.numKeyValueHeads;
+    const kvHeads = cfg.numKeyValueHeads;
+    const rep = H / kvHeads;
     const kvDim = this.kvDim;
-    const width = this.qDim + 2 * kvDim;
+    const qDim = this.qDim;
+    const width = qDim + 2 * kvDim;
     const scale = 1 / Math.sqrt(hd);
     for (let row = 0; row < N; row++) {
       const cache = inputs[rowSeq[row]].cache;
       const T = rowPos[row] + 1;
-      if (this.scores.length < T) this.scores = new Float32Array(T * 2);
+      const P = Math.min(cache.base, T);
+      if (this.scores.length < T * rep) this.scores = new Float32Array(T * rep * 2);
       const scores = this.scores;
-      const qBase = row * width;
-      const parent = cache.parent;
-      const P = cache.base;
-      for (let h = 0; h < H; h++) {
-        const kvOff = Math.floor(h / rep) * hd;
-        const qo = qBase + h * hd;
-        let max = -Infinity;
-        for (let t = 0; t < T; t++) {
-          const K = t < P ? parent!.k[layer] : cache.k[layer];
-          const ko = (t < P ? t : t - P) * kvDim + kvOff;
-          let dot = 0;
-          for (let j = 0; j < hd; j++) dot += qkv[qo + j] * K[ko + j];
-          const s = dot * scale;
-          scores[t] = s;
-          if (s > max) max = s;
-        }
-        let sum = 0;
-        for (let t = 0; t < T; t++) {
-          const e = Math.exp(scores[t] - max);
-          scores[t] = e;
-          sum += e;
-        }
-        const ob = row * this.qDim + h * hd;
-        for (let j = 0; j < hd; j++) out[ob + j] = 0;
-        const inv = 1 / sum;
-        for (let t = 0; t < T; t++) {
-          const Vt = t < P ? parent!.v[layer] : cache.v[layer];
-          const vo = (t < P ? t : t - P) * kvDim + kvOff;
-          const p = scores[t] * inv;
-          for (let j = 0; j < hd; j++) out[ob + j] += p * Vt[vo + j];
+      const Kp = cache.parent !== null ? cache.parent.k[layer] : cache.k[layer];
+      const Vp = cache.parent !== null ? cache.parent.v[layer] : cache.v[layer];
+      const Ko = cache.k[layer];
+      const Vo = cache.v[layer];
+      for (let g = 0; g < kvHeads; g++) {
+        const kvOff = g * hd;
+        for (let r = 0; r < rep; r++) {
+          const qo = row * width + (g * rep + r) * hd;
+          const sb = r * T;
+          let max = -Infinity;
+          for (let t = 0; t < P; t++) {
+            const s = dot(qkv, qo, Kp, t * kvDim + kvOff, hd) * scale;
+            scores[sb + t] = s;
+            if (s > max) max = s;
+          }
+          for (let t = P; t < T; t++) {
+            const s = dot(qkv, qo, Ko, (t - P) * kvDim + kvOff, hd) * scale;
+            scores[sb + t] = s;
+            if (s > max) max = s;
+          }
+          let sum = 0;
+          for (let t = 0; t < T; t++) {
+            const e = Math.exp(scores[sb + t] - max);
+            scores[sb + t] = e;
+            sum += e;
+          }
+          const inv = 1 / sum;
+          const ob = row * qDim + (g * rep + r) * hd;
+          out.fill(0, ob, ob + hd);
+          for (let t = 0; t < P; t++) axpy(out, ob, Vp, t * kvDim + kvOff, scores[sb + t] * inv, hd);
+          for (let t = P; t < T; t++) axpy(out, ob, Vo, (t - P) * kvDim + kvOff, scores[sb + t] * inv, hd);
         }
       }
     }
@@ -308,6 +316,27 @@ export class InferenceModel {
       L.down.dispose();
     }
   }
+}
+
+function dot(a: Float32Array, ao: number, b: Float32Array, bo: number, n: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let j = 0;
+  for (; j + 3 < n; j += 4) {
+    s0 += a[ao + j] * b[bo + j];
+    s1 += a[ao + j + 1] * b[bo + j + 1];
+    s2 += a[ao + j + 2] * b[bo + j + 2];
+    s3 += a[ao + j + 3] * b[bo + j + 3];
+  }
+  for (; j < n; j++) s0 += a[ao + j] * b[bo + j];
+  return s0 + s1 + (s2 + s3);
+}
+
+/** y[yo…] += alpha · x[xo…] over n entries. */
+function axpy(y: Float32Array, yo: number, x: Float32Array, xo: number, alpha: number, n: number): void {
+  for (let j = 0; j < n; j++) y[yo + j] += alpha * x[xo + j];
 }
 
 /** x [rows, in] · W [in, out] on the tfjs backend, as a Float32Array [rows, out]. */

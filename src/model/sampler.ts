@@ -14,7 +14,7 @@ export interface SamplerParams {
 /** Scratch buffers reused across calls (one sampler per thread). */
 export class Sampler {
   private probs = new Float64Array(0);
-  private order: number[] = [];
+  private sorted = new Float64Array(0);
 
   sample(logits: Float32Array, params: SamplerParams, rng: Rng): number {
     const V = logits.length;
@@ -34,55 +34,45 @@ export class Sampler {
     const topP = params.topP > 0 && params.topP < 1 ? params.topP : 1;
     if (topK === V && topP === 1) return drawFrom(probs, V, sum, rng);
 
-    // Candidates in descending probability (ties: lower id first). Collect those above a threshold that is
-    // lowered until the kept set provably holds the whole top-k (or, without top-k, the nucleus), so we rarely
-    // sort the whole vocabulary.
-    let threshold = sum / V;
-    let kept: number[];
-    for (;;) {
-      kept = this.collectAbove(probs, V, threshold);
-      if (threshold === 0) break;
-      if (topK < V) {
-        if (kept.length >= topK) break;
-      } else {
-        let m = 0;
-        for (const i of kept) m += probs[i];
-        if (m >= topP * sum) break;
-      }
-      threshold = threshold > 1e-300 * sum ? threshold / 16 : 0;
-    }
-    if (kept.length > topK) kept.length = topK;
-    // The nucleus is taken within the (renormalised) top-k: the smallest prefix whose mass reaches topP.
+    // Cut-offs from one native numeric sort of the probabilities (much cheaper than sorting ids with a
+    // comparator). The kept set is "the m most probable tokens, ties broken by lower id", described by a
+    // cut-off value c and how many tokens exactly equal to c are admitted.
+    if (this.sorted.length < V) this.sorted = new Float64Array(V);
+    const sorted = this.sorted.subarray(0, V);
+    sorted.set(probs.subarray(0, V));
+    sorted.sort();
+    let m = topK;
     let mass = 0;
-    if (topK < V) for (const i of kept) mass += probs[i];
-    else mass = sum;
+    for (let i = V - 1; i >= V - m; i--) mass += sorted[i];
     if (topP < 1) {
+      // Smallest m whose top-m mass reaches topP of the top-k mass (at least one token).
       const target = topP * mass;
       let cum = 0;
-      let n = 0;
-      while (n < kept.length) {
-        cum += probs[kept[n]];
-        n++;
+      let count = 0;
+      for (let i = V - 1; i >= V - topK; i--) {
+        cum += sorted[i];
+        count++;
         if (cum >= target) break;
       }
-      kept.length = Math.max(1, n);
+      m = Math.max(1, count);
+      mass = cum;
     }
-    mass = 0;
-    for (const i of kept) mass += probs[i];
+    const cutoff = sorted[V - m];
+    let above = 0;
+    for (let i = V - 1; i >= V - m && sorted[i] > cutoff; i--) above++;
+    let ties = m - above;
+    // Draw in id order over the kept set.
     let u = rng.next() * mass;
-    for (const i of kept) {
-      u -= probs[i];
-      if (u < 0) return i;
+    let last = -1;
+    for (let i = 0; i < V; i++) {
+      const p = probs[i];
+      if (p > cutoff || (p === cutoff && ties-- > 0)) {
+        last = i;
+        u -= p;
+        if (u < 0) return i;
+      }
     }
-    return kept[kept.length - 1];
-  }
-
-  private collectAbove(probs: Float64Array, V: number, threshold: number): number[] {
-    const order = this.order;
-    order.length = 0;
-    for (let i = 0; i < V; i++) if (probs[i] >= threshold) order.push(i);
-    order.sort((a, b) => probs[b] - probs[a] || a - b);
-    return order.slice();
+    return last;
   }
 }
 
