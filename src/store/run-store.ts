@@ -699,8 +699,11 @@ export class RunStore {
     return Number(info.lastInsertRowid);
   }
 
+  private metaStmt: Database.Statement | undefined;
+
   private metaValue(key: string): JsonValue | undefined {
-    const row = this.db.prepare(`SELECT value FROM _meta WHERE key = ?`).get(key) as { value: string } | undefined;
+    this.metaStmt ??= this.db.prepare(`SELECT value FROM _meta WHERE key = ?`);
+    const row = this.metaStmt.get(key) as { value: string } | undefined;
     return row === undefined ? undefined : (JSON.parse(row.value) as JsonValue);
   }
 

@@ -274,6 +274,7 @@ export async function runStage<I, R extends object, RK extends keyof R & string>
   );
   const touchStage = store.db.prepare(`UPDATE _stages SET updated_at = ?, last_error = coalesce(?, last_error) WHERE name = ?`);
 
+  const runSeed = store.seed; // read once: it is fixed while the stage runs
   const startedAt = Date.now();
   let resumed = 0;
   let processed = 0;
@@ -308,41 +309,42 @@ export async function runStage<I, R extends object, RK extends keyof R & string>
     }
   };
 
-  /** Commits finished items: one transaction, one savepoint per item so a bad item cannot sink the batch. */
-  const flush = () => {
-    if (pending.length === 0) return;
-    const batch = pending.splice(0, pending.length);
+  /** One item's writes and done mark; run as a savepoint inside the batch so a bad item cannot sink it. */
+  const commitItem = store.db.transaction((f: FinishedOk, ts: string) => {
+    let added = 0;
+    for (const [table, rows] of f.writes) {
+      const r = table.insertEncoded(rows, onConflict);
+      if (table === (output as unknown)) added += r.inserted;
+    }
+    upsertItem.run(stage, f.key, "ok", null, f.records, ts);
+    recordsNow += added;
+  });
+  const commitBatch = store.db.transaction((batch: Finished[]) => {
     const ts = new Date().toISOString();
     let lastError: string | null = null;
-    store.db
-      .transaction(() => {
-        for (const f of batch) {
-          if (f.ok) {
-            try {
-              store.db.transaction(() => {
-                let added = 0;
-                for (const [table, rows] of f.writes) {
-                  const r = table.putEncoded(rows, onConflict);
-                  if (table === (output as unknown)) added += r.inserted;
-                }
-                upsertItem.run(stage, f.key, "ok", null, f.records, ts);
-                recordsNow += added;
-              })();
-              processed++;
-            } catch (err) {
-              const message = errorMessage(err);
-              upsertItem.run(stage, f.key, "error", message, 0, ts);
-              lastError = `${f.key}: ${message}`;
-              noteFailure(f.key, message);
-            }
-          } else {
-            upsertItem.run(stage, f.key, "error", f.error, 0, ts);
-            lastError = `${f.key}: ${f.error}`;
-          }
+    for (const f of batch) {
+      if (f.ok) {
+        try {
+          commitItem(f, ts);
+          processed++;
+        } catch (err) {
+          const message = errorMessage(err);
+          upsertItem.run(stage, f.key, "error", message, 0, ts);
+          lastError = `${f.key}: ${message}`;
+          noteFailure(f.key, message);
         }
-        touchStage.run(ts, lastError, stage);
-      })
-      .immediate();
+      } else {
+        upsertItem.run(stage, f.key, "error", f.error, 0, ts);
+        lastError = `${f.key}: ${f.error}`;
+      }
+    }
+    touchStage.run(ts, lastError, stage);
+  });
+
+  /** Commits finished items: one write transaction per batch. */
+  const flush = () => {
+    if (pending.length === 0) return;
+    commitBatch.immediate(pending.splice(0, pending.length));
     report();
   };
 
@@ -370,13 +372,13 @@ export async function runStage<I, R extends object, RK extends keyof R & string>
 
   const runItem = async (item: I, key: string, controller: AbortController): Promise<void> => {
     const writes = new Map<AnyTable, unknown[][]>();
-    const seed = deriveSeed(store.seed, stage, key);
+    const seed = deriveSeed(runSeed, stage, key);
     const ctx: ItemContext = {
       stage,
       key,
       rng: new Rng(seed),
       seed,
-      seedFor: (...parts) => deriveSeed(store.seed, stage, key, ...parts),
+      seedFor: (...parts) => deriveSeed(runSeed, stage, key, ...parts),
       signal: controller.signal,
       put: (tableOrDef, records) => {
         const def = (tableOrDef instanceof Table ? tableOrDef.def : tableOrDef) as AnyTableDef;

@@ -208,6 +208,7 @@ export function createTableSql(def: AnyTableDef, sqlName: string): string[] {
  */
 export class Table<T extends object, K extends keyof T & string> {
   private readonly stmts = new Map<string, Database.Statement>();
+  private putTx: ((rows: readonly unknown[][], onConflict: OnConflict) => PutResult) | undefined;
   private readonly colNames: string[];
   private readonly keyIndexes: number[];
 
@@ -314,30 +315,33 @@ export class Table<T extends object, K extends keyof T & string> {
     return this.putMany([record], opts);
   }
 
-  /** @internal rows already produced by `encode` (the stage runner encodes when an item finishes). */
+  /** @internal rows already produced by `encode`, in their own transaction (a savepoint when nested). */
   putEncoded(rows: readonly unknown[][], onConflict: OnConflict): PutResult {
-    const run = this.db.transaction(() => {
-      let inserted = 0;
-      let existing = 0;
-      const insert = this.stmt(onConflict === "replace" ? "upsert" : "insert");
-      for (const row of rows) {
-        if (onConflict === "replace") {
-          // An upsert reports one change either way; look first only to report honest counts.
-          if (this.stmt("has").get(...this.keyIndexes.map((i) => row[i])) === undefined) inserted++;
-          else existing++;
-          insert.run(...row);
-          continue;
-        }
-        if (insert.run(...row).changes === 1) {
-          inserted++;
-          continue;
-        }
-        existing++;
-        if (onConflict === "verify") this.verifySame(row);
+    this.putTx ??= this.db.transaction((r: readonly unknown[][], c: OnConflict) => this.insertEncoded(r, c));
+    return this.putTx(rows, onConflict);
+  }
+
+  /** @internal like putEncoded, for callers already inside a transaction (the stage runner's commit). */
+  insertEncoded(rows: readonly unknown[][], onConflict: OnConflict): PutResult {
+    let inserted = 0;
+    let existing = 0;
+    const insert = this.stmt(onConflict === "replace" ? "upsert" : "insert");
+    for (const row of rows) {
+      if (onConflict === "replace") {
+        // An upsert reports one change either way; look first only to report honest counts.
+        if (this.stmt("has").get(...this.keyIndexes.map((i) => row[i])) === undefined) inserted++;
+        else existing++;
+        insert.run(...row);
+        continue;
       }
-      return { inserted, existing };
-    });
-    return run();
+      if (insert.run(...row).changes === 1) {
+        inserted++;
+        continue;
+      }
+      existing++;
+      if (onConflict === "verify") this.verifySame(row);
+    }
+    return { inserted, existing };
   }
 
   has(key: KeyOf<T, K>): boolean {
