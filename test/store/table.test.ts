@@ -1,6 +1,7 @@
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { defineTable, RecordConflictError, RecordError, RunStore, TableSchemaError } from "../../src/store/index.js";
+import { defineTable, RecordConflictError, RecordError, RunStore, TableSchemaError, writeJsonl } from "../../src/store/index.js";
 import { tempDir } from "../helpers.js";
 
 interface Sample {
@@ -157,6 +158,29 @@ describe("a record table", () => {
     expect(() => store.table(sameVersionOtherColumns)).toThrow(/columns differ \(stored only: raw:blob; declared only: none\)/);
     // The stored data is untouched.
     expect(store.table(samples).count()).toBe(1);
+  });
+});
+
+describe("JSONL export", () => {
+  it("derives one line per record from the store, in key order, blobs as base64, optionally reshaped", () => {
+    const store = newStore();
+    const t = store.table(samples);
+    t.putMany([sample("p2", 0), sample("p1", 1, { stopReason: "x" }), sample("p1", 0)]);
+    const out = join(store.dir, "samples.jsonl");
+    expect(writeJsonl(t, out)).toBe(3);
+    const lines = readFileSync(out, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => `${l.problemId}/${l.sampleIndex}`)).toEqual(["p1/0", "p1/1", "p2/0"]);
+    expect(lines[1]).toEqual({ ...sample("p1", 1, { stopReason: "x" }), raw: Buffer.from([0, 255, 1]).toString("base64") });
+    const trl = join(store.dir, "trl.jsonl");
+    expect(writeJsonl(t, trl, { filter: { correct: true }, map: (r) => ({ prompt: r.problemId, completion: r.text }) })).toBe(2);
+    expect(readFileSync(trl, "utf8")).toBe(
+      [sample("p1", 0), sample("p2", 0)].map((r) => JSON.stringify({ prompt: r.problemId, completion: r.text })).join("\n") + "\n",
+    );
+    // A failing export leaves no partial file behind.
+    const bad = join(store.dir, "bad.jsonl");
+    expect(() => writeJsonl(t, bad, { map: () => { throw new Error("boom"); } })).toThrow("boom");
+    expect(existsSync(bad)).toBe(false);
+    expect(existsSync(`${bad}.tmp-${process.pid}`)).toBe(false);
   });
 });
 
