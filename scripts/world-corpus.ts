@@ -1,0 +1,74 @@
+/**
+ * Writes the world's pretraining corpus for trainer/world_pretrain.py:
+ *   <out>/train.jsonl    one trace per line: {id, level, care, format, user | prompt, response, answer}
+ *   <out>/heldout.jsonl  the held-out problems (never in train.jsonl): {id, level, question, answer}
+ *
+ *   tsx scripts/world-corpus.ts --out .cache/world --problems 60000 --seed 1
+ *
+ * Problems are spread evenly over the levels; each training problem gets one trace. The model must answer under
+ * both evaluation prompt presets (src/eval/prompts.ts), so the traces come in their formats:
+ *   chat        `user` is the question + DeepSeek's instruction, rendered with the model's chat template
+ *   chat-plain  `user` is the bare question
+ *   paper       `prompt` is the paper's plain-text template (ending in an opened "<think>\n"); the response
+ *               continues the thinking and puts the answer in <answer> … </answer>
+ */
+import { createWriteStream, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { generateProblem, heldoutProblems, MAX_LEVEL, MIN_LEVEL } from "../src/world/expression.js";
+import { paperPrompt } from "../src/eval/prompts.js";
+import { chatUserMessage } from "../src/eval/prompts.js";
+import { deriveSeed, Rng } from "../src/util/rng.js";
+import { generateTrace, paperResponse } from "../src/world/traces.js";
+
+const { values } = parseArgs({
+  options: {
+    out: { type: "string", default: ".cache/world" },
+    problems: { type: "string", default: "60000" },
+    seed: { type: "string", default: "1" },
+  },
+});
+const out = values.out!;
+const total = Number(values.problems);
+const seed = Number(values.seed);
+if (!Number.isInteger(total) || total <= 0) throw new Error(`--problems must be a positive integer, got ${values.problems}`);
+mkdirSync(out, { recursive: true });
+
+const FORMAT_SHARES = { chat: 0.45, chatPlain: 0.15 };
+
+async function writeLines(file: string, rows: Iterable<unknown>): Promise<number> {
+  const ws = createWriteStream(file);
+  let n = 0;
+  for (const r of rows) {
+    if (!ws.write(JSON.stringify(r) + "\n")) await new Promise((res) => ws.once("drain", res));
+    n++;
+  }
+  await new Promise<void>((res, rej) => ws.end((err?: Error | null) => (err ? rej(err) : res())));
+  return n;
+}
+
+function* trainRows(): Generator<unknown> {
+  const levels = MAX_LEVEL - MIN_LEVEL + 1;
+  for (let i = 0; i < total; i++) {
+    const level = MIN_LEVEL + (i % levels);
+    const p = generateProblem("train", level, seed, Math.floor(i / levels));
+    const t = generateTrace(p, seed);
+    const x = new Rng(deriveSeed("world-corpus-format", p.id, seed)).next();
+    const base = { id: p.id, level, care: t.care, answer: p.answer };
+    if (x < FORMAT_SHARES.chat) yield { ...base, format: "chat", user: chatUserMessage(p.question), response: t.response };
+    else if (x < FORMAT_SHARES.chat + FORMAT_SHARES.chatPlain) yield { ...base, format: "chat-plain", user: p.question, response: t.response };
+    else yield { ...base, format: "paper", prompt: paperPrompt(p.question).prompt, response: paperResponse(t) };
+  }
+}
+
+const heldout = heldoutProblems().map((p) => ({
+  id: p.id,
+  level: p.level,
+  question: p.question,
+  user: chatUserMessage(p.question),
+  paperPrompt: paperPrompt(p.question).prompt,
+  answer: p.answer,
+}));
+const nTrain = await writeLines(join(out, "train.jsonl"), trainRows());
+const nHeld = await writeLines(join(out, "heldout.jsonl"), heldout);
+process.stderr.write(`world-corpus: ${nTrain} training traces, ${nHeld} held-out problems → ${out}\n`);

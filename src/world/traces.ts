@@ -1,0 +1,204 @@
+/**
+ * R1-style reasoning traces for world problems:
+ *
+ *   <think>\n{step}\n\n{step}…\n</think>\n\nThe answer is \boxed{N}.
+ *
+ * Traces vary the way R1-Distill's do. Depth: each operation is computed directly (short) or column by column
+ * (long, reliable), and reflections recompute a result; a trace's "care" (quick / normal / careful) sets how
+ * often it decomposes and reflects, so one problem gets traces of very different lengths. Wording: every step
+ * picks one of several phrasings of the same content. The direct steps of training traces are correct: the
+ * errors a model trained on them makes come from its own limits on big operands. The only written errors are a
+ * few direct results that the following reflection catches and corrects, to teach that behaviour.
+ */
+import { deriveSeed, Rng } from "../util/rng.js";
+import { canDecompose, columnsFor, COLUMN_STYLES, renderColumns } from "./columns.js";
+import { type Expr, operations, reduceWith, render, type Operation, type WorldProblem } from "./expression.js";
+import {
+  composeTemplate,
+  CONCLUDE_TEMPLATES,
+  CONFIRM_TEMPLATES,
+  CORRECT_TEMPLATES,
+  DECOMPOSED_TEMPLATES,
+  DIRECT_TEMPLATES,
+  fill,
+  INTRO_TEMPLATES,
+  REST_TEMPLATES,
+  type Slots,
+  type StepKind,
+} from "./templates.js";
+
+export type Care = "quick" | "normal" | "careful";
+
+export interface TracePolicy {
+  /** Probability of each care level for a trace. */
+  care: Record<Care, number>;
+  /** Probability of decomposing an operation, by care and by its size (number of columns, 1…6). */
+  decompose: Record<Care, readonly number[]>;
+  /** Probability of a reflection after a direct / decomposed operation, by care. */
+  reflectAfterDirect: Record<Care, readonly number[]>;
+  reflectAfterDecomposed: Record<Care, number>;
+  /** When a reflection follows a direct step: probability that the direct step carries a (corrected) error. */
+  injectedError: number;
+  /** Probability that a reflection recomputes by columns (when the operation can be decomposed). */
+  reflectByColumns: number;
+}
+
+export const DEFAULT_POLICY: TracePolicy = {
+  care: { quick: 0.3, normal: 0.4, careful: 0.3 },
+  decompose: {
+    quick: [0, 0, 0, 0, 0, 0],
+    normal: [0, 0.15, 0.5, 0.7, 0.8, 0.8],
+    careful: [0, 0.5, 0.9, 1, 1, 1],
+  },
+  reflectAfterDirect: {
+    quick: [0, 0, 0, 0, 0, 0],
+    normal: [0.05, 0.1, 0.25, 0.3, 0.3, 0.3],
+    careful: [0.2, 0.3, 0.5, 0.6, 0.6, 0.6],
+  },
+  reflectAfterDecomposed: { quick: 0, normal: 0.05, careful: 0.15 },
+  injectedError: 0.3,
+  reflectByColumns: 0.8,
+};
+
+/** What the generator knows about each step it wrote. */
+export interface TraceStep {
+  kind: StepKind;
+  phrasing: number;
+  rest: number;
+  recompute: number;
+  slots: Slots;
+  text: string;
+  /** The same content in the shortest phrasing. */
+  shortest: string;
+}
+
+export interface Trace {
+  problemId: string;
+  care: Care;
+  steps: TraceStep[];
+  /** The whole response, starting with `<think>\n`. */
+  response: string;
+  answer: number;
+  /** Whether the trace decomposes any operation or reflects (the "depth" the report compares). */
+  usesDepth: boolean;
+  injectedErrors: number;
+}
+
+export const THINK_OPEN = "<think>\n";
+export const THINK_CLOSE = "\n</think>\n\n";
+
+export function answerLine(answer: number | string): string {
+  return `The answer is \\boxed{${answer}}.`;
+}
+
+function sizeOf(o: Operation): number {
+  const big = o.op === "*" ? Math.max(o.left, o.right) : Math.max(o.left, o.right);
+  return String(big).length;
+}
+
+function at(table: readonly number[], size: number): number {
+  return table[Math.min(size, table.length) - 1];
+}
+
+function pickCare(rng: Rng, p: Record<Care, number>): Care {
+  const x = rng.next() * (p.quick + p.normal + p.careful);
+  if (x < p.quick) return "quick";
+  if (x < p.quick + p.normal) return "normal";
+  return "careful";
+}
+
+/** A wrong result that looks plausible: one digit changed by ±1 (never the leading digit to zero). */
+function plausibleError(rng: Rng, value: number): number {
+  const s = String(value).split("");
+  for (let tries = 0; tries < 20; tries++) {
+    const i = rng.int(0, s.length - 1);
+    const d = Number(s[i]) + (rng.next() < 0.5 ? -1 : 1);
+    if (d < 0 || d > 9 || (i === 0 && d === 0 && s.length > 1)) continue;
+    const t = s.slice();
+    t[i] = String(d);
+    return Number(t.join(""));
+  }
+  return value + 1;
+}
+
+function step(kind: StepKind, phrasing: number, rest: number, recompute: number, slots: Slots, shortestSlots: Slots): TraceStep {
+  const text = fill(composeTemplate(kind, phrasing, rest, recompute), slots);
+  const shortest = fill(composeTemplate(kind, 0, rest >= 0 ? 0 : -1, recompute), shortestSlots);
+  return { kind, phrasing, rest, recompute, slots, text, shortest };
+}
+
+/** The trace for `problem`, deterministic in (problem id, seed, sample index). */
+export function generateTrace(problem: Pick<WorldProblem, "id" | "expr" | "answer">, seed: number, sample = 0, policy = DEFAULT_POLICY): Trace {
+  const rng = new Rng(deriveSeed("world-trace", problem.id, seed, sample));
+  const care = pickCare(rng, policy.care);
+  const steps: TraceStep[] = [];
+  let injectedErrors = 0;
+  let usesDepth = false;
+
+  const exprText = render(problem.expr);
+  steps.push(step("intro", rng.int(0, INTRO_TEMPLATES.length - 1), -1, -1, { expr: exprText }, { expr: exprText }));
+
+  let cur: Expr = problem.expr;
+  const ops = operations(problem.expr);
+  ops.forEach((o, i) => {
+    const size = sizeOf(o);
+    const decomposable = canDecompose(o.op, o.left, o.right);
+    const decompose = decomposable && rng.next() < at(policy.decompose[care], size);
+    const reflect = rng.next() < (decompose ? policy.reflectAfterDecomposed[care] : at(policy.reflectAfterDirect[care], size));
+    const isLast = i === ops.length - 1;
+    const eq = { a: String(o.left), op: o.op, b: String(o.right) };
+    const ord = i === 0 ? "First" : rng.pick(["Next", "Then"]);
+
+    // A direct result followed by a reflection is sometimes written wrong, and the reflection corrects it.
+    const wrong = !decompose && reflect && size >= 2 && rng.next() < policy.injectedError;
+    const written = wrong ? plausibleError(rng, o.value) : o.value;
+    if (wrong) injectedErrors++;
+    const afterWritten = reduceWith(cur, written);
+    const afterTrue = reduceWith(cur, o.value);
+    const restChoice = isLast ? -1 : rng.int(0, REST_TEMPLATES.length - 1);
+    const restSlot = isLast ? {} : { rest: render(afterWritten) };
+
+    if (decompose) {
+      usesDepth = true;
+      const cols = columnsFor(o.op, o.left, o.right);
+      const style = rng.int(0, COLUMN_STYLES - 1);
+      const slots = { ...eq, r: String(written), ord, cols: renderColumns(cols, style), ...restSlot };
+      steps.push(step("decomposed", rng.int(0, DECOMPOSED_TEMPLATES.length - 1), restChoice, -1, slots, { ...slots, cols: renderColumns(cols, 0) }));
+    } else {
+      const slots = { ...eq, r: String(written), ord, ...restSlot };
+      steps.push(step("direct", rng.int(0, DIRECT_TEMPLATES.length - 1), restChoice, -1, slots, slots));
+    }
+
+    if (reflect) {
+      usesDepth = true;
+      const byColumns = decomposable && rng.next() < policy.reflectByColumns;
+      const cols = byColumns ? columnsFor(o.op, o.left, o.right) : [];
+      const style = rng.int(0, COLUMN_STYLES - 1);
+      const base = { ...eq, r: String(o.value), cols: byColumns ? renderColumns(cols, style) : undefined };
+      const shortBase = { ...base, cols: byColumns ? renderColumns(cols, 0) : undefined };
+      const recompute = byColumns ? 1 : 0;
+      if (wrong) {
+        const rest = isLast ? -1 : rng.int(0, REST_TEMPLATES.length - 1);
+        const tail = isLast ? {} : { rest: render(afterTrue) };
+        const slots = { ...base, w: String(written), ...tail };
+        steps.push(step("correct", rng.int(0, CORRECT_TEMPLATES.length - 1), rest, recompute, slots, { ...shortBase, w: String(written), ...tail }));
+      } else {
+        steps.push(step("confirm", rng.int(0, CONFIRM_TEMPLATES.length - 1), -1, recompute, base, shortBase));
+      }
+    }
+    cur = afterTrue;
+  });
+
+  const answer = problem.answer;
+  steps.push(step("conclude", rng.int(0, CONCLUDE_TEMPLATES.length - 1), -1, -1, { r: String(answer) }, { r: String(answer) }));
+  const response = THINK_OPEN + steps.map((s) => s.text).join("\n\n") + THINK_CLOSE + answerLine(answer);
+  return { problemId: problem.id, care, steps, response, answer, usesDepth, injectedErrors };
+}
+
+/**
+ * The same trace as a continuation of the paper's prompt preset (src/eval/prompts.ts), which already opened
+ * "<think>\n": the thinking, then the answer inside <answer> … </answer>.
+ */
+export function paperResponse(trace: Pick<Trace, "steps" | "answer">): string {
+  return trace.steps.map((s) => s.text).join("\n\n") + THINK_CLOSE + `<answer>${answerLine(trace.answer)}</answer>`;
+}
