@@ -16,8 +16,7 @@
  */
 import type { Engine, FinishReason } from "../engines/engine.js";
 import type { Problem } from "../data/problem.js";
-import { isEquivalent } from "../grade/compare.js";
-import { extractAnswer } from "../grade/extract.js";
+import { grade, gradeMany, type GradeItem, type GradeResult } from "../grade/index.js";
 import { defineTable, runStage, type RunStore, type StageResult } from "../store/index.js";
 import { fingerprint } from "../store/json.js";
 import type { ProgressReporter } from "../util/progress.js";
@@ -223,8 +222,10 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
         },
       ]);
       const opensThinking = promptOpensThinking(rendered.prompt);
-      return result.completions.map((c): EvalSampleRow => {
-        const graded = gradeResponse(c.text, problem.answer, { promptOpensThinking: opensThinking });
+      // Inline: each call is bounded by the grader's own time budget (1 s), small next to generating a sample.
+    const verdicts = gradeMany(result.completions.map((c) => gradeItem(c.text, problem.answer, { promptOpensThinking: opensThinking })));
+      return result.completions.map((c, i): EvalSampleRow => {
+        const graded = verdicts[i];
         return {
           benchmark,
           problemId: problem.id,
@@ -233,8 +234,8 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
           tokens: c.tokenIds.length,
           finishReason: c.finishReason,
           stopReason: c.stopReason,
-          extracted: graded.extracted,
-          correct: graded.correct,
+          extracted: graded.extracted ?? undefined,
+          correct: graded.equal,
           level: problem.meta.level,
           subject: problem.meta.subject,
         };
@@ -255,16 +256,20 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
 }
 
 /**
- * Grades one response against the reference with the project's grader: the final answer is extracted from the
- * text after the last "</think>" (inside <answer> … </answer> when present, the last \boxed{…} first), and
- * compared with the reference by mathematical equivalence. When the prompt itself opened "<think>" (the paper
- * preset, and chat templates that do the same), a response that never closes its thinking was cut off before
- * answering and has no answer (`thinking: "required"`).
+ * How a response is graded, with the project's grader: the final answer is extracted from the text after the
+ * last "</think>" (inside <answer> … </answer> when present, the last \boxed{…} first) and compared with the
+ * reference by mathematical equivalence. When the prompt itself opened "<think>" (the paper preset, and chat
+ * templates that do the same), a response that never closes its thinking was cut off before answering and has
+ * no answer (`thinking: "required"`).
  */
-export function gradeResponse(text: string, reference: string, opts: { promptOpensThinking?: boolean } = {}): { extracted?: string; correct: boolean } {
-  const extracted = extractAnswer(text, { thinking: opts.promptOpensThinking ? "required" : "auto" }) ?? undefined;
-  if (extracted === undefined) return { correct: false };
-  return { extracted, correct: isEquivalent(reference, extracted) };
+export function gradeItem(text: string, reference: string, opts: { promptOpensThinking?: boolean } = {}): GradeItem {
+  return { gold: reference, prediction: text, options: { thinking: opts.promptOpensThinking ? "required" : "auto" } };
+}
+
+/** Grades one response (what the driver does for every sample). */
+export function gradeResponse(text: string, reference: string, opts: { promptOpensThinking?: boolean } = {}): GradeResult {
+  const item = gradeItem(text, reference, opts);
+  return grade(item.gold, item.prediction, item.options);
 }
 
 /** Whether a rendered prompt ends inside an opened <think> block (the response then starts mid-thinking). */
