@@ -178,8 +178,17 @@ export class ParallelGradientSource<E> implements GradientSource<E> {
     this.params.forEach((p, i) => this.weightViews[i].set(p.variable.dataSync() as Float32Array));
     const shards = shardStep(microBatches, this.threads, (e) => this.objective.tokens([e]));
     const replies = this.workers.map((w, k) => (shards[k + 1].length > 0 ? w.step(shards[k + 1], totalWeight) : null));
-    const own = computeLocalGradients(this.params, this.objective, shards[0], totalWeight);
-    const settled = await Promise.allSettled(replies.map((r) => r ?? Promise.resolve(null)));
+    // Handle the workers' replies before anything here can throw: an unhandled rejection ends the process (the
+    // tfjs wasm module rethrows them).
+    const settling = Promise.allSettled(replies.map((r) => r ?? Promise.resolve(null)));
+    let own: GradientResult;
+    try {
+      own = computeLocalGradients(this.params, this.objective, shards[0], totalWeight);
+    } catch (err) {
+      await settling;
+      throw err;
+    }
+    const settled = await settling;
     const failed = settled.find((s) => s.status === "rejected");
     if (failed) {
       for (const g of own.grads.values()) g.dispose();
