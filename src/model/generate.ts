@@ -56,6 +56,8 @@ interface PendingRequest {
   maxStopLen: number;
   results: Array<GeneratedCompletion | undefined>;
   remaining: number;
+  /** The encoded prompt every completion forks; released when the last completion ends. */
+  promptCache?: KvCache;
   resolve: (c: GeneratedCompletion[]) => void;
   reject: (e: unknown) => void;
 }
@@ -127,6 +129,7 @@ export class BatchGenerator {
     const caches = admitted.map((r) => this.model.newCache(r.req.promptIds.length));
     const logits = this.model.forward(admitted.map((r, i) => ({ cache: caches[i], tokens: r.req.promptIds, logits: "last" as const })));
     admitted.forEach((r, k) => {
+      r.promptCache = caches[k];
       for (let i = 0; i < r.req.n; i++) {
         const index = (r.req.firstIndex ?? 0) + i;
         const seq: LiveSequence = {
@@ -210,8 +213,12 @@ export class BatchGenerator {
       finishReason: reason,
       ...(stopReason !== undefined ? { stopReason } : {}),
     };
+    seq.cache.release();
     r.remaining--;
-    if (r.remaining === 0) r.resolve(r.results as GeneratedCompletion[]);
+    if (r.remaining === 0) {
+      r.promptCache?.release();
+      r.resolve(r.results as GeneratedCompletion[]);
+    }
   }
 }
 

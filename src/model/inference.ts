@@ -15,11 +15,14 @@ import { tf } from "./tf.js";
 import type { LlamaConfig } from "./config.js";
 import { ropeTables, type RopeTables } from "./rope.js";
 import type { LlamaWeights } from "./weights.js";
+import { KernelArena, simdAvailable } from "./kernels.js";
 
 /**
- * Keys and values of one sequence, per layer, [capacity, kvDim] row-major. A cache can extend a read-only
- * `parent` (a shared prompt or prefix): positions < parent length are read from the parent, so many
- * continuations reuse one encoded prefix without copying it.
+ * Keys and values of one sequence, per layer, [capacity, kvDim] row-major, stored in the model's wasm arena
+ * (where the SIMD attention kernels read them). A cache can extend a read-only `parent` (a shared prompt or
+ * prefix): positions < parent length are read from the parent, so many continuations reuse one encoded
+ * prefix without copying it. `release()` returns the memory; caches that are dropped without it are
+ * reclaimed when garbage-collected.
  */
 export class KvCache {
   readonly parent: KvCache | null;
@@ -27,11 +30,12 @@ export class KvCache {
   readonly base: number;
   /** Own positions written so far. */
   own = 0;
-  k: Float32Array[];
-  v: Float32Array[];
   private capacity: number;
+  private block: number;
+  private released = false;
 
   constructor(
+    private readonly arena: KernelArena,
     private readonly layers: number,
     private readonly kvDim: number,
     capacity: number,
@@ -40,8 +44,8 @@ export class KvCache {
     this.parent = parent;
     this.base = parent === null ? 0 : parent.length;
     this.capacity = Math.max(1, capacity);
-    this.k = Array.from({ length: layers }, () => new Float32Array(this.capacity * kvDim));
-    this.v = Array.from({ length: layers }, () => new Float32Array(this.capacity * kvDim));
+    this.block = arena.alloc(this.blockFloats(this.capacity));
+    registry.register(this, { arena, block: this.block, floats: this.blockFloats(this.capacity) }, this);
   }
 
   /** Total positions visible to the next token (parent's + own). */
@@ -49,26 +53,59 @@ export class KvCache {
     return this.base + this.own;
   }
 
-  /** A child cache that continues this one (which must not grow afterwards). */
+  /** Float offset (in the arena) of layer `layer`'s keys, row 0 of the own positions. */
+  kOffset(layer: number): number {
+    this.check();
+    return this.block + layer * this.capacity * this.kvDim;
+  }
+
+  vOffset(layer: number): number {
+    this.check();
+    return this.block + (this.layers + layer) * this.capacity * this.kvDim;
+  }
+
+  /** A child cache that continues this one (which must not grow or be released while the child lives). */
   fork(capacity = 16): KvCache {
-    return new KvCache(this.layers, this.kvDim, capacity, this);
+    return new KvCache(this.arena, this.layers, this.kvDim, capacity, this);
   }
 
   ensure(extra: number): void {
+    this.check();
     const need = this.own + extra;
     if (need <= this.capacity) return;
     let cap = this.capacity;
     while (cap < need) cap *= 2;
-    const grow = (a: Float32Array): Float32Array => {
-      const b = new Float32Array(cap * this.kvDim);
-      b.set(a.subarray(0, this.own * this.kvDim));
-      return b;
-    };
-    this.k = this.k.map(grow);
-    this.v = this.v.map(grow);
+    const oldBlock = this.block;
+    const oldCap = this.capacity;
+    const block = this.arena.alloc(this.blockFloats(cap));
+    const f32 = this.arena.f32;
+    const used = this.own * this.kvDim;
+    for (let i = 0; i < 2 * this.layers; i++) f32.copyWithin(block + i * cap * this.kvDim, oldBlock + i * oldCap * this.kvDim, oldBlock + i * oldCap * this.kvDim + used);
+    registry.unregister(this);
+    this.arena.release(oldBlock, this.blockFloats(oldCap));
+    this.block = block;
     this.capacity = cap;
+    registry.register(this, { arena: this.arena, block, floats: this.blockFloats(cap) }, this);
+  }
+
+  /** Frees the cache's memory; using it afterwards throws. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    registry.unregister(this);
+    this.arena.release(this.block, this.blockFloats(this.capacity));
+  }
+
+  private blockFloats(capacity: number): number {
+    return 2 * this.layers * capacity * this.kvDim;
+  }
+
+  private check(): void {
+    if (this.released) throw new Error("KvCache used after release()");
   }
 }
+
+const registry = new FinalizationRegistry<{ arena: KernelArena; block: number; floats: number }>((held) => held.arena.release(held.block, held.floats));
 
 /** One sequence's share of a forward step: new tokens appended to `cache`. */
 export interface StepInput {
@@ -99,6 +136,9 @@ export class InferenceModel {
   private readonly qDim: number;
   private readonly kvDim: number;
   private scores = new Float32Array(256);
+  /** Wasm memory holding every KV cache of this model (one per thread). */
+  readonly arena = new KernelArena();
+  private readonly useKernels: boolean;
 
   /** Builds the inference weights (tfjs tensors on the current backend: call `initTf()` first). */
   constructor(config: LlamaConfig, weights: LlamaWeights) {
@@ -136,10 +176,11 @@ export class InferenceModel {
       this.head = tf.tensor2d(get("lm_head.weight"), [d, config.vocabSize]);
     }
     this.rope = ropeTables(config.headDim, config.ropeTheta, Math.min(config.maxPositionEmbeddings, 4096));
+    this.useKernels = config.headDim % 4 === 0 && simdAvailable();
   }
 
   newCache(capacity = 64): KvCache {
-    return new KvCache(this.config.numHiddenLayers, this.kvDim, capacity);
+    return new KvCache(this.arena, this.config.numHiddenLayers, this.kvDim, capacity);
   }
 
   /**
@@ -245,17 +286,75 @@ export class InferenceModel {
       }
       const cache = inputs[rowSeq[row]].cache;
       const slot = (pos - cache.base) * this.kvDim;
-      cache.k[layer].set(qkv.subarray(base + this.qDim, base + this.qDim + this.kvDim), slot);
-      cache.v[layer].set(qkv.subarray(base + this.qDim + this.kvDim, base + width), slot);
+      const f32 = this.arena.f32;
+      f32.set(qkv.subarray(base + this.qDim, base + this.qDim + this.kvDim), cache.kOffset(layer) + slot);
+      f32.set(qkv.subarray(base + this.qDim + this.kvDim, base + width), cache.vOffset(layer) + slot);
     }
   }
 
-  /**
-   * Causal attention of each row over its own sequence (parent positions, then own ones up to the row).
-   * Hot loop of decoding: the query heads sharing a kv head are handled together and the two cache segments
-   * (parent, own) are walked separately so the inner loops stay branch-free.
-   */
+  /** Causal attention of each row over its own sequence (parent positions, then own ones up to the row). */
   private attention(qkv: Float32Array, N: number, rowSeq: Int32Array, rowPos: Int32Array, inputs: readonly StepInput[], layer: number, out: Float32Array): void {
+    if (this.useKernels) this.attentionSimd(qkv, N, rowSeq, rowPos, inputs, layer, out);
+    else this.attentionJs(qkv, N, rowSeq, rowPos, inputs, layer, out);
+  }
+
+  /**
+   * Wasm SIMD version: per row and head, q·K over the two cache segments (kernel), softmax in JS, p·V
+   * (kernel). The hot loop of decoding.
+   */
+  private attentionSimd(qkv: Float32Array, N: number, rowSeq: Int32Array, rowPos: Int32Array, inputs: readonly StepInput[], layer: number, out: Float32Array): void {
+    const cfg = this.config;
+    const hd = cfg.headDim;
+    const H = cfg.numAttentionHeads;
+    const rep = H / cfg.numKeyValueHeads;
+    const kvDim = this.kvDim;
+    const qDim = this.qDim;
+    const width = qDim + 2 * kvDim;
+    const scale = 1 / Math.sqrt(hd);
+    const { scores, accum } = this.arena.kernels;
+    let maxT = 0;
+    for (let row = 0; row < N; row++) maxT = Math.max(maxT, rowPos[row] + 1);
+    const qS = this.arena.ensureScratch(2 * hd + maxT);
+    const oS = qS + hd;
+    const sS = oS + hd;
+    const f32 = this.arena.f32; // after ensureScratch, which may grow the memory
+    const hdB = hd * 4;
+    const strideB = kvDim * 4;
+    for (let row = 0; row < N; row++) {
+      const cache = inputs[rowSeq[row]].cache;
+      const T = rowPos[row] + 1;
+      const P = Math.min(cache.base, T);
+      const parent = cache.parent;
+      const kp = parent !== null ? parent.kOffset(layer) : 0;
+      const vp = parent !== null ? parent.vOffset(layer) : 0;
+      const ko = cache.kOffset(layer);
+      const vo = cache.vOffset(layer);
+      for (let h = 0; h < H; h++) {
+        const kvOff = Math.floor(h / rep) * hd;
+        const qo = row * width + h * hd;
+        f32.set(qkv.subarray(qo, qo + hd), qS);
+        if (P > 0) scores(qS * 4, (kp + kvOff) * 4, P, hdB, strideB, scale, sS * 4);
+        if (T > P) scores(qS * 4, (ko + kvOff) * 4, T - P, hdB, strideB, scale, (sS + P) * 4);
+        let max = -Infinity;
+        for (let t = sS; t < sS + T; t++) if (f32[t] > max) max = f32[t];
+        let sum = 0;
+        for (let t = sS; t < sS + T; t++) {
+          const e = Math.exp(f32[t] - max);
+          f32[t] = e;
+          sum += e;
+        }
+        const inv = 1 / sum;
+        for (let t = sS; t < sS + T; t++) f32[t] *= inv;
+        f32.fill(0, oS, oS + hd);
+        if (P > 0) accum(sS * 4, (vp + kvOff) * 4, P, hdB, strideB, oS * 4);
+        if (T > P) accum((sS + P) * 4, (vo + kvOff) * 4, T - P, hdB, strideB, oS * 4);
+        out.set(f32.subarray(oS, oS + hd), row * qDim + h * hd);
+      }
+    }
+  }
+
+  /** Plain JavaScript version (head widths that are not a multiple of 4, or no wasm SIMD). */
+  private attentionJs(qkv: Float32Array, N: number, rowSeq: Int32Array, rowPos: Int32Array, inputs: readonly StepInput[], layer: number, out: Float32Array): void {
     const cfg = this.config;
     const hd = cfg.headDim;
     const H = cfg.numAttentionHeads;
@@ -265,44 +364,37 @@ export class InferenceModel {
     const qDim = this.qDim;
     const width = qDim + 2 * kvDim;
     const scale = 1 / Math.sqrt(hd);
+    const f32 = this.arena.f32;
     for (let row = 0; row < N; row++) {
       const cache = inputs[rowSeq[row]].cache;
       const T = rowPos[row] + 1;
       const P = Math.min(cache.base, T);
-      if (this.scores.length < T * rep) this.scores = new Float32Array(T * rep * 2);
+      if (this.scores.length < T) this.scores = new Float32Array(T * 2);
       const scores = this.scores;
-      const Kp = cache.parent !== null ? cache.parent.k[layer] : cache.k[layer];
-      const Vp = cache.parent !== null ? cache.parent.v[layer] : cache.v[layer];
-      const Ko = cache.k[layer];
-      const Vo = cache.v[layer];
-      for (let g = 0; g < kvHeads; g++) {
-        const kvOff = g * hd;
-        for (let r = 0; r < rep; r++) {
-          const qo = row * width + (g * rep + r) * hd;
-          const sb = r * T;
-          let max = -Infinity;
-          for (let t = 0; t < P; t++) {
-            const s = dot(qkv, qo, Kp, t * kvDim + kvOff, hd) * scale;
-            scores[sb + t] = s;
-            if (s > max) max = s;
-          }
-          for (let t = P; t < T; t++) {
-            const s = dot(qkv, qo, Ko, (t - P) * kvDim + kvOff, hd) * scale;
-            scores[sb + t] = s;
-            if (s > max) max = s;
-          }
-          let sum = 0;
-          for (let t = 0; t < T; t++) {
-            const e = Math.exp(scores[sb + t] - max);
-            scores[sb + t] = e;
-            sum += e;
-          }
-          const inv = 1 / sum;
-          const ob = row * qDim + (g * rep + r) * hd;
-          out.fill(0, ob, ob + hd);
-          for (let t = 0; t < P; t++) axpy(out, ob, Vp, t * kvDim + kvOff, scores[sb + t] * inv, hd);
-          for (let t = P; t < T; t++) axpy(out, ob, Vo, (t - P) * kvDim + kvOff, scores[sb + t] * inv, hd);
+      const parent = cache.parent;
+      const kp = parent !== null ? parent.kOffset(layer) : 0;
+      const vp = parent !== null ? parent.vOffset(layer) : 0;
+      const ko = cache.kOffset(layer);
+      const vo = cache.vOffset(layer);
+      for (let h = 0; h < H; h++) {
+        const kvOff = Math.floor(h / rep) * hd;
+        const qo = row * width + h * hd;
+        let max = -Infinity;
+        for (let t = 0; t < T; t++) {
+          const s = dot(qkv, qo, f32, (t < P ? kp + t * kvDim : ko + (t - P) * kvDim) + kvOff, hd) * scale;
+          scores[t] = s;
+          if (s > max) max = s;
         }
+        let sum = 0;
+        for (let t = 0; t < T; t++) {
+          const e = Math.exp(scores[t] - max);
+          scores[t] = e;
+          sum += e;
+        }
+        const inv = 1 / sum;
+        const ob = row * qDim + h * hd;
+        out.fill(0, ob, ob + hd);
+        for (let t = 0; t < T; t++) axpy(out, ob, f32, (t < P ? vp + t * kvDim : vo + (t - P) * kvDim) + kvOff, scores[t] * inv, hd);
       }
     }
   }

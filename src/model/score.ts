@@ -60,7 +60,9 @@ export function scoreContinuations(model: InferenceModel, prefixIds: readonly nu
       }
       results[g] = out;
     });
+    for (const inp of inputs) inp.cache.release();
   }
+  prefixCache.release();
   return results;
 }
 
