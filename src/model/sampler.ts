@@ -34,32 +34,17 @@ export class Sampler {
     const topP = params.topP > 0 && params.topP < 1 ? params.topP : 1;
     if (topK === V && topP === 1) return drawFrom(probs, V, sum, rng);
 
-    // Cut-offs from one native numeric sort of the probabilities (much cheaper than sorting ids with a
-    // comparator). The kept set is "the m most probable tokens, ties broken by lower id", described by a
-    // cut-off value c and how many tokens exactly equal to c are admitted.
+    // The kept set is "the m most probable tokens, ties broken by lower id", described by a cut-off value and
+    // how many tokens exactly equal to it are admitted. Cut-offs come from a native numeric sort of candidate
+    // probabilities (much cheaper than sorting ids with a comparator); candidates are first only the tokens at
+    // or above the mean probability (few, for a trained model's peaked distributions), then all tokens when
+    // those cannot contain the kept set.
     if (this.sorted.length < V) this.sorted = new Float64Array(V);
-    const sorted = this.sorted.subarray(0, V);
-    sorted.set(probs.subarray(0, V));
-    sorted.sort();
-    let m = topK;
-    let mass = 0;
-    for (let i = V - 1; i >= V - m; i--) mass += sorted[i];
-    if (topP < 1) {
-      // Smallest m whose top-m mass reaches topP of the top-k mass (at least one token).
-      const target = topP * mass;
-      let cum = 0;
-      let count = 0;
-      for (let i = V - 1; i >= V - topK; i--) {
-        cum += sorted[i];
-        count++;
-        if (cum >= target) break;
-      }
-      m = Math.max(1, count);
-      mass = cum;
-    }
-    const cutoff = sorted[V - m];
+    let sel = this.selectTop(probs, V, sum / V, topK, topP, sum);
+    if (sel === null) sel = this.selectTop(probs, V, 0, topK, topP, sum)!;
+    const { cutoff, m, mass } = sel;
     let above = 0;
-    for (let i = V - 1; i >= V - m && sorted[i] > cutoff; i--) above++;
+    for (let i = 0; i < V; i++) if (probs[i] > cutoff) above++;
     let ties = m - above;
     // Draw in id order over the kept set.
     let u = rng.next() * mass;
@@ -74,6 +59,47 @@ export class Sampler {
     }
     return last;
   }
+
+  private selectTop(probs: Float64Array, V: number, floor: number, topK: number, topP: number, sum: number): { cutoff: number; m: number; mass: number } | null {
+    return selectTopFrom(this.sorted, probs, V, floor, topK, topP, sum);
+  }
+}
+
+/**
+ * Among the tokens with probability ≥ `floor`: the kept set's cut-off value, its size m, and its mass; null
+ * when those tokens cannot contain the whole kept set (then the caller retries with floor 0).
+ */
+function selectTopFrom(sorted: Float64Array, probs: Float64Array, V: number, floor: number, topK: number, topP: number, sum: number): { cutoff: number; m: number; mass: number } | null {
+  let c = 0;
+  for (let i = 0; i < V; i++) if (probs[i] >= floor) sorted[c++] = probs[i];
+  const cand = sorted.subarray(0, c);
+  cand.sort();
+  if (topK < V && c < topK) return null;
+  // Mass the nucleus is measured against: the top-k's (we hold all of it), or the whole distribution's.
+  let mass = sum;
+  if (topK < V) {
+    mass = 0;
+    for (let i = c - 1; i >= c - topK; i--) mass += cand[i];
+  }
+  let m = Math.min(topK, c);
+  if (topP < 1) {
+    const target = topP * mass;
+    let cum = 0;
+    let count = 0;
+    let reached = false;
+    for (let i = c - 1; i >= c - Math.min(topK, c); i--) {
+      cum += cand[i];
+      count++;
+      if (cum >= target) {
+        reached = true;
+        break;
+      }
+    }
+    if (!reached && floor > 0) return null;
+    m = Math.max(1, count);
+    mass = cum;
+  }
+  return { cutoff: cand[c - m], m, mass };
 }
 
 function drawFrom(probs: Float64Array, V: number, sum: number, rng: Rng): number {

@@ -38,6 +38,8 @@ describe("Sampler", () => {
   it("top-p keeps the smallest most-likely set reaching p", () => {
     // Sorted: 0.4, 0.25, 0.2 (cum 0.85 ≥ 0.8) → {1, 3, 4}.
     expectClose(frequencies(probs, { temperature: 1, topP: 0.8, topK: 0 }), [0, 0.4 / 0.85, 0, 0.25 / 0.85, 0.2 / 0.85]);
+    // p = 0.9 needs a token below the mean probability (the sampler's second, full pass): {1, 3, 4, 2}.
+    expectClose(frequencies(probs, { temperature: 1, topP: 0.9, topK: 0 }), [0, 0.4 / 0.95, 0.1 / 0.95, 0.25 / 0.95, 0.2 / 0.95]);
     // p below the top token keeps just that token.
     expectClose(frequencies(probs, { temperature: 1, topP: 0.1, topK: 0 }), [0, 1, 0, 0, 0]);
   });
