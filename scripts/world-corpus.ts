@@ -40,7 +40,7 @@ async function writeLines(file: string, rows: Iterable<unknown>): Promise<number
   const ws = createWriteStream(file);
   let n = 0;
   for (const r of rows) {
-    if (!ws.write(JSON.stringify(r) + "\n")) await new Promise((res) => ws.once("drain", res));
+    if (!ws.write(JSON.stringify(r) + "\n")) await new Promise<void>((res) => ws.once("drain", () => res()));
     n++;
   }
   await new Promise<void>((res, rej) => ws.end((err?: Error | null) => (err ? rej(err) : res())));
@@ -54,7 +54,7 @@ function* trainRows(): Generator<unknown> {
     const p = generateProblem("train", level, seed, Math.floor(i / levels));
     const t = generateTrace(p, seed);
     const x = new Rng(deriveSeed("world-corpus-format", p.id, seed)).next();
-    const base = { id: p.id, level, care: t.care, answer: p.answer };
+    const base = { id: p.id, level, care: t.care, question: p.question, answer: p.answer };
     if (x < FORMAT_SHARES.chat) yield { ...base, format: "chat", user: chatUserMessage(p.question), response: t.response };
     else if (x < FORMAT_SHARES.chat + FORMAT_SHARES.chatPlain) yield { ...base, format: "chat-plain", user: p.question, response: t.response };
     else yield { ...base, format: "paper", prompt: paperPrompt(p.question).prompt, response: paperResponse(t) };

@@ -1,0 +1,149 @@
+/**
+ * The world's properties, measured on a model's graded samples of the held-out problems (issue 6 "Done when"):
+ *   accuracyByLevel    % correct per level (falls with difficulty)
+ *   medianLengthCV     median over problems of the coefficient of variation of its samples' token lengths
+ *   depthGapHard/Easy  accuracy points, samples that decompose or reflect minus samples that do not, on
+ *                      levels 4–5 / 1–2 (null when a group is empty)
+ *   compressibleShare  fraction of thinking tokens in steps for which a strictly shorter phrasing of the same
+ *                      content exists (the generator's templates, counted with the model's tokenizer)
+ * Pure: samples in, numbers out; `world report` samples and grades through the evaluation module.
+ */
+import { analyzeResponse, tallyWording, type ResponseAnalysis } from "./analysis.js";
+
+export interface WorldSample {
+  problemId: string;
+  level: number;
+  sampleIndex: number;
+  text: string;
+  /** Generated tokens (the engine's count). */
+  tokens: number;
+  correct: boolean;
+  finishReason?: string;
+}
+
+export const HARD_LEVELS = [4, 5] as const;
+export const EASY_LEVELS = [1, 2] as const;
+
+export interface DepthSplit {
+  withDepth: { samples: number; accuracy: number | null };
+  withoutDepth: { samples: number; accuracy: number | null };
+  /** Accuracy points, with minus without; null when either group is empty. */
+  gap: number | null;
+}
+
+export interface WorldReport {
+  problems: number;
+  samples: number;
+  accuracy: number;
+  accuracyByLevel: Record<string, number>;
+  meanTokensByLevel: Record<string, number>;
+  medianLengthCV: number;
+  depthGapHard: number | null;
+  depthGapEasy: number | null;
+  depthHard: DepthSplit;
+  depthEasy: DepthSplit;
+  /** Share of samples that decompose or reflect, per level (%). */
+  depthUseByLevel: Record<string, number>;
+  compressibleShare: number;
+  /** Tokens compressible steps would save if written in their shortest phrasing, as a share of thinking tokens. */
+  wordingSavingsShare: number;
+  /** Share of thinking tokens in steps no template recognises (the model's own inventions or garble). */
+  unknownStepShare: number;
+  /** Steps per kind over all samples. */
+  stepKinds: Record<string, number>;
+  /** Share of samples cut off at the token limit (%). */
+  truncatedShare: number;
+}
+
+function pct(x: number, n: number): number {
+  return n === 0 ? 0 : round((100 * x) / n);
+}
+
+function round(x: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return 0;
+  const s = xs.slice().sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Population coefficient of variation (std / mean); 0 for an empty or all-zero list. */
+export function coefficientOfVariation(xs: readonly number[]): number {
+  if (xs.length === 0) return 0;
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  if (mean === 0) return 0;
+  const variance = xs.reduce((a, b) => a + (b - mean) ** 2, 0) / xs.length;
+  return Math.sqrt(variance) / mean;
+}
+
+function depthSplit(items: ReadonlyArray<{ s: WorldSample; a: ResponseAnalysis }>, levels: readonly number[]): DepthSplit {
+  const inLevels = items.filter((x) => levels.includes(x.s.level));
+  const w = inLevels.filter((x) => x.a.usesDepth);
+  const wo = inLevels.filter((x) => !x.a.usesDepth);
+  const acc = (g: typeof inLevels): number | null => (g.length === 0 ? null : (100 * g.filter((x) => x.s.correct).length) / g.length);
+  const aw = acc(w);
+  const awo = acc(wo);
+  return {
+    withDepth: { samples: w.length, accuracy: aw === null ? null : round(aw) },
+    withoutDepth: { samples: wo.length, accuracy: awo === null ? null : round(awo) },
+    gap: aw === null || awo === null ? null : round(aw - awo),
+  };
+}
+
+export function worldReport(samples: readonly WorldSample[], countTokens: (text: string) => number): WorldReport {
+  const items = samples.map((s) => ({ s, a: analyzeResponse(s.text) }));
+  const byLevel = new Map<number, typeof items>();
+  const byProblem = new Map<string, number[]>();
+  for (const it of items) {
+    byLevel.set(it.s.level, [...(byLevel.get(it.s.level) ?? []), it]);
+    const lens = byProblem.get(it.s.problemId) ?? [];
+    lens.push(it.s.tokens);
+    byProblem.set(it.s.problemId, lens);
+  }
+  const accuracyByLevel: Record<string, number> = {};
+  const meanTokensByLevel: Record<string, number> = {};
+  const depthUseByLevel: Record<string, number> = {};
+  for (const level of [...byLevel.keys()].sort((a, b) => a - b)) {
+    const g = byLevel.get(level)!;
+    accuracyByLevel[level] = pct(g.filter((x) => x.s.correct).length, g.length);
+    meanTokensByLevel[level] = round(g.reduce((a, x) => a + x.s.tokens, 0) / g.length, 1);
+    depthUseByLevel[level] = pct(g.filter((x) => x.a.usesDepth).length, g.length);
+  }
+  let thinking = 0;
+  let compressible = 0;
+  let saved = 0;
+  let unknown = 0;
+  const stepKinds: Record<string, number> = {};
+  for (const { a } of items) {
+    const t = tallyWording(a, countTokens);
+    thinking += t.thinkingTokens;
+    compressible += t.compressibleTokens;
+    saved += t.compressibleTokens - t.shortestTokens;
+    unknown += t.unknownTokens;
+    for (const st of a.steps) stepKinds[st.kind] = (stepKinds[st.kind] ?? 0) + 1;
+  }
+  const hard = depthSplit(items, HARD_LEVELS);
+  const easy = depthSplit(items, EASY_LEVELS);
+  return {
+    problems: byProblem.size,
+    samples: samples.length,
+    accuracy: pct(samples.filter((s) => s.correct).length, samples.length),
+    accuracyByLevel,
+    meanTokensByLevel,
+    medianLengthCV: round(median([...byProblem.values()].map(coefficientOfVariation)), 4),
+    depthGapHard: hard.gap,
+    depthGapEasy: easy.gap,
+    depthHard: hard,
+    depthEasy: easy,
+    depthUseByLevel,
+    compressibleShare: thinking === 0 ? 0 : round(compressible / thinking, 4),
+    wordingSavingsShare: thinking === 0 ? 0 : round(saved / thinking, 4),
+    unknownStepShare: thinking === 0 ? 0 : round(unknown / thinking, 4),
+    stepKinds,
+    truncatedShare: pct(samples.filter((s) => s.finishReason === "length").length, samples.length),
+  };
+}
