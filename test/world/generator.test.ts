@@ -1,0 +1,176 @@
+import { describe, expect, it } from "vitest";
+import { gradeResponse } from "../../src/eval/evaluate.js";
+import { paperPrompt } from "../../src/eval/prompts.js";
+import { Rng } from "../../src/util/rng.js";
+import { columnsFor, columnsResult, renderColumns } from "../../src/world/columns.js";
+import { apply, generateProblem, heldoutProblems, isHeldout, MAX_LEVEL, operations, type Op } from "../../src/world/expression.js";
+import { analyzeResponse, analyzeStep } from "../../src/world/analysis.js";
+import { generateTrace, paperResponse } from "../../src/world/traces.js";
+
+const LEVELS = [1, 2, 3, 4, 5];
+
+describe("world problems", () => {
+  it("are deterministic in (split, level, seed, index) and vary with the seed", () => {
+    for (const level of LEVELS) {
+      const a = generateProblem("train", level, 7, 3);
+      const b = generateProblem("train", level, 7, 3);
+      expect(b).toEqual(a);
+      const others = [8, 9, 10, 11].map((s) => generateProblem("train", level, s, 3).text);
+      expect(others.some((t) => t !== a.text)).toBe(true);
+    }
+    expect(heldoutProblems(5)).toEqual(heldoutProblems(5));
+  });
+
+  it("have integer answers equal to evaluating their operations in order", () => {
+    for (const level of LEVELS)
+      for (let i = 0; i < 200; i++) {
+        const p = generateProblem("train", level, 1, i);
+        const ops = operations(p.expr);
+        expect(ops.at(-1)!.value).toBe(p.answer);
+        expect(Number.isInteger(p.answer) && p.answer > 0).toBe(true);
+        expect(p.question).toBe(`Compute ${p.text}.`);
+        // The text means the same thing to a reader: evaluate it with JavaScript's own precedence rules.
+        expect(Function(`return ${p.text}`)()).toBe(p.answer);
+      }
+  });
+
+  it("keep the held-out split disjoint from training", () => {
+    const held = heldoutProblems();
+    expect(held).toHaveLength(200);
+    expect(new Set(held.map((p) => p.text)).size).toBe(200);
+    for (const p of held) expect(isHeldout(p.text)).toBe(true);
+    const heldTexts = new Set(held.map((p) => p.text));
+    for (const level of LEVELS)
+      for (let i = 0; i < 2000; i++) {
+        const p = generateProblem("train", level, 1, i);
+        expect(isHeldout(p.text)).toBe(false);
+        expect(heldTexts.has(p.text)).toBe(false);
+      }
+    // The interleaved order keeps any prefix balanced across levels.
+    expect(held.slice(0, 10).map((p) => p.level)).toEqual([1, 2, 3, 4, 5, 1, 2, 3, 4, 5]);
+  });
+
+  it("grow with the level: more operations and bigger operands", () => {
+    const stats = LEVELS.map((level) => {
+      let ops = 0;
+      let digits = 0;
+      const n = 400;
+      for (let i = 0; i < n; i++) {
+        const p = generateProblem("train", level, 3, i);
+        const o = operations(p.expr);
+        ops += o.length;
+        digits += o.reduce((a, x) => a + String(Math.max(x.left, x.right)).length, 0) / o.length;
+      }
+      return { ops: ops / n, digits: digits / n };
+    });
+    for (let l = 1; l < MAX_LEVEL; l++) {
+      expect(stats[l].ops).toBeGreaterThanOrEqual(stats[l - 1].ops);
+      expect(stats[l].ops * stats[l].digits).toBeGreaterThan(stats[l - 1].ops * stats[l - 1].digits);
+    }
+    expect(stats[4].digits).toBeGreaterThan(stats[0].digits + 1.5);
+  });
+});
+
+describe("column arithmetic", () => {
+  it("spells out the right result for +, - and one-digit ×", () => {
+    const rng = new Rng(5);
+    for (let i = 0; i < 3000; i++) {
+      const op = rng.pick<Op>(["+", "-", "*"]);
+      let a = rng.int(10, 99999);
+      let b = op === "*" ? rng.int(2, 9) : rng.int(1, 99999);
+      if (op === "-" && b > a) [a, b] = [b, a];
+      if (op === "*" && rng.next() < 0.5) [a, b] = [b, a];
+      const cols = columnsFor(op, a, b);
+      expect(columnsResult(cols)).toBe(apply(op, a, b));
+      for (const c of cols) {
+        const [lhs, rhs] = c.calc.split("=");
+        expect(Function(`return ${lhs}`)()).toBe(Number(rhs));
+      }
+    }
+    expect(renderColumns(columnsFor("+", 4729, 3856), 0)).toBe("ones 9+6=15, tens 2+5+1=8, hundreds 7+8=15, thousands 4+3+1=8");
+    expect(renderColumns(columnsFor("-", 623, 269), 0)).toBe("ones 13-9=4, tens 12-1-6=5, hundreds 6-1-2=3");
+    expect(renderColumns(columnsFor("*", 47, 6), 1)).toBe("ones: 7*6=42, write 2 carry 4; tens: 4*6+4=28");
+  });
+});
+
+describe("world traces", () => {
+  it("are deterministic per (problem, seed, sample) and differ across samples", () => {
+    const p = generateProblem("train", 4, 1, 0);
+    expect(generateTrace(p, 1, 0)).toEqual(generateTrace(p, 1, 0));
+    const texts = new Set(Array.from({ length: 8 }, (_, k) => generateTrace(p, 1, k).response));
+    expect(texts.size).toBeGreaterThan(4);
+  });
+
+  it("are graded correct by the project's grader, in both prompt formats", () => {
+    for (const level of LEVELS)
+      for (let i = 0; i < 60; i++) {
+        const p = generateProblem("train", level, 2, i);
+        const t = generateTrace(p, 2, i);
+        expect(t.response.startsWith("<think>\n")).toBe(true);
+        expect(t.response).toMatch(/\n<\/think>\n\nThe answer is \\boxed\{\d+\}\.$/);
+        const chat = gradeResponse(t.response, String(p.answer));
+        expect(chat.extracted).toBe(String(p.answer));
+        expect(chat.equal).toBe(true);
+        const paper = gradeResponse(paperResponse(t), String(p.answer), { promptOpensThinking: paperPrompt(p.question).prompt.endsWith("<think>\n") });
+        expect(paper.equal).toBe(true);
+      }
+  });
+
+  it("parse back step by step: every step classified with its kind, phrasing and shortest phrasing", () => {
+    let steps = 0;
+    const kinds = new Set<string>();
+    for (const level of LEVELS)
+      for (let i = 0; i < 150; i++) {
+        const p = generateProblem("train", level, 4, i);
+        const t = generateTrace(p, 4, 0);
+        const a = analyzeResponse(t.response);
+        expect(a.closed).toBe(true);
+        expect(a.unknownSteps).toBe(0);
+        expect(a.steps).toHaveLength(t.steps.length);
+        expect(a.usesDepth).toBe(t.usesDepth);
+        a.steps.forEach((s, j) => {
+          const g = t.steps[j];
+          expect(s.kind).toBe(g.kind);
+          expect(s.phrasing).toBe(g.phrasing);
+          expect(s.shortest).toBe(g.shortest);
+          expect(s.shortest!.length).toBeLessThanOrEqual(s.text.length);
+          if (g.phrasing === 0 && g.rest <= 0 && !s.text.includes("write")) expect(s.shortest).toBe(s.text);
+          if (g.phrasing > 0) expect(s.shortest!.length).toBeLessThan(s.text.length);
+          // Written arithmetic is right except the injected errors a reflection corrects.
+          if (s.arithmeticCorrect === false) expect(t.injectedErrors).toBeGreaterThan(0);
+          kinds.add(s.kind);
+          steps++;
+        });
+      }
+    expect(steps).toBeGreaterThan(2000);
+    expect([...kinds].sort()).toEqual(["conclude", "confirm", "correct", "decomposed", "direct", "intro"]);
+  });
+
+  it("mix quick and deep traces, and correct every injected error", () => {
+    let depth = 0;
+    let injected = 0;
+    const n = 600;
+    for (let i = 0; i < n; i++) {
+      const p = generateProblem("train", 5, 6, i);
+      const t = generateTrace(p, 6, 0);
+      if (t.usesDepth) depth++;
+      injected += t.injectedErrors;
+      const a = analyzeResponse(t.response);
+      expect(a.steps.filter((s) => s.kind === "correct")).toHaveLength(t.injectedErrors);
+    }
+    expect(depth / n).toBeGreaterThan(0.5);
+    expect(depth / n).toBeLessThan(0.9);
+    expect(injected).toBeGreaterThan(0);
+    expect(injected / n).toBeLessThan(0.3);
+  });
+
+  it("leave a step the templates do not know as unknown", () => {
+    expect(analyzeStep("The cat sat on 17+25=42.").kind).toBe("unknown");
+    // Repeated slots must agree: a step that restates a different sum is not a phrasing of one content.
+    expect(analyzeStep("First, I compute 17+25. That gives 17+26=43.").kind).toBe("unknown");
+    const s = analyzeStep("First, I compute 17+25. That gives 17+25=43. Now 43*3.");
+    expect(s.kind).toBe("direct");
+    expect(s.arithmeticCorrect).toBe(false);
+    expect(s.shortest).toBe("17+25=43. Now 43*3.");
+  });
+});
