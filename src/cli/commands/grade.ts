@@ -1,0 +1,101 @@
+/**
+ * `tokensqueeze grade --input F.jsonl`: grades every row's prediction against its gold answer and writes each
+ * row back to stdout as JSONL with `extracted` (string or null) and `equal` (boolean) added. The whole file is
+ * validated before anything is graded, so a bad row costs nothing and names its file, line and field.
+ */
+import type { Command } from "commander";
+import { readFileSync } from "node:fs";
+import { InputError, UserError } from "../../util/errors.js";
+
+interface GradeCliOptions {
+  input: string;
+  goldField: string;
+  predictionField: string;
+  timeoutMs: string;
+  format: string;
+  thinking: string;
+  workers?: string;
+  floatRounding: string;
+}
+
+const FORMATS = ["auto", "boxed", "answer-tag", "gsm8k", "bare", "choice"];
+
+export function register(program: Command): void {
+  program
+    .command("grade")
+    .description("grade predictions against gold answers (JSONL in, JSONL out with `extracted` and `equal` added)")
+    .requiredOption("--input <file>", "JSONL file, one object per line with the gold answer and the prediction")
+    .option("--gold-field <name>", "field holding the reference answer", "gold")
+    .option("--prediction-field <name>", "field holding the prediction: a whole response or a bare answer", "prediction")
+    .option("--timeout-ms <ms>", "hard time bound for each comparison", "1000")
+    .option("--format <format>", `how to find the answer in the prediction: ${FORMATS.join(", ")}`, "auto")
+    .option("--thinking <mode>", "auto | required (a response without </think> is truncated: no answer)", "auto")
+    .option("--float-rounding <digits>", "decimal places a decimal answer must match", "6")
+    .option("--workers <n>", "worker threads (default: one per spare core for large files)")
+    .action(async (opts: GradeCliOptions) => {
+      const timeoutMs = positiveInt(opts.timeoutMs, "--timeout-ms");
+      const floatRounding = positiveInt(opts.floatRounding, "--float-rounding", 0);
+      if (!FORMATS.includes(opts.format)) throw new UserError(`--format must be one of ${FORMATS.join(", ")} (got "${opts.format}")`);
+      if (opts.thinking !== "auto" && opts.thinking !== "required") throw new UserError(`--thinking must be auto or required (got "${opts.thinking}")`);
+      const workers = opts.workers === undefined ? undefined : positiveInt(opts.workers, "--workers", 1);
+
+      let text: string;
+      try {
+        text = readFileSync(opts.input, "utf8");
+      } catch (e) {
+        throw new UserError(`cannot read ${opts.input}: ${(e as Error).message}`);
+      }
+      const rows: Record<string, unknown>[] = [];
+      const items: { gold: string; prediction: string }[] = [];
+      const lines = text.split("\n");
+      for (let k = 0; k < lines.length; k++) {
+        const line = lines[k]!.trim();
+        if (line === "") continue;
+        let row: unknown;
+        try {
+          row = JSON.parse(line);
+        } catch (e) {
+          throw new InputError({ file: opts.input, line: k + 1 }, `not valid JSON (${(e as Error).message})`);
+        }
+        if (row === null || typeof row !== "object" || Array.isArray(row)) throw new InputError({ file: opts.input, line: k + 1 }, "each line must be a JSON object");
+        const r = row as Record<string, unknown>;
+        const [gold, prediction] = [opts.goldField, opts.predictionField].map((field) => {
+          if (!(field in r)) throw new InputError({ file: opts.input, line: k + 1, field }, "missing");
+          const v = r[field];
+          // Numeric answers (AMC's 27.0, GSM8K as numbers) are accepted as their decimal text.
+          if (typeof v === "number" && Number.isFinite(v)) return String(v);
+          if (typeof v !== "string") throw new InputError({ file: opts.input, line: k + 1, field }, `must be a string (got ${v === null ? "null" : typeof v})`);
+          return v;
+        }) as [string, string];
+        rows.push(r);
+        items.push({ gold, prediction });
+      }
+
+      const { gradeBatch } = await import("../../grade/index.js");
+      const results = await gradeBatch(items, {
+        timeoutMs,
+        floatRounding,
+        format: opts.format as "auto",
+        thinking: opts.thinking as "auto" | "required",
+        workers,
+      });
+      let equal = 0;
+      let timedOut = 0;
+      const out: string[] = [];
+      rows.forEach((r, k) => {
+        const res = results[k]!;
+        if (res.equal) equal++;
+        if (res.timedOut) timedOut++;
+        out.push(JSON.stringify({ ...r, extracted: res.extracted, equal: res.equal }));
+      });
+      process.stdout.write(out.length > 0 ? out.join("\n") + "\n" : "");
+      const pct = rows.length > 0 ? ((100 * equal) / rows.length).toFixed(1) : "0.0";
+      process.stderr.write(`graded ${rows.length} rows: ${equal} equal (${pct}%)${timedOut > 0 ? `, ${timedOut} hit the time bound` : ""}\n`);
+    });
+}
+
+function positiveInt(v: string, flag: string, min = 1): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UserError(`${flag} must be an integer ≥ ${min} (got "${v}")`);
+  return n;
+}
