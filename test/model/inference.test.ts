@@ -97,6 +97,25 @@ describe.each(variants)("KV-cache inference ($name)", ({ cfg }) => {
   });
 });
 
+describe("KV-cache memory", () => {
+  it("is reused: repeated scoring and generation do not grow the wasm arena", async () => {
+    const { cfg } = variants[0];
+    const inf = new InferenceModel(cfg, randomWeights(cfg, 1));
+    const rng = new Rng(4);
+    const prefix = randomTokens(rng, 30);
+    const conts = Array.from({ length: 16 }, () => randomTokens(rng, 40));
+    const run = (): number => {
+      scoreContinuations(inf, prefix, conts, { distributions: "none" });
+      return inf.arena.memory.buffer.byteLength;
+    };
+    const first = run();
+    for (let i = 0; i < 10; i++) expect(run()).toBe(first);
+    const cache = inf.newCache(4);
+    cache.release();
+    expect(() => cache.kOffset(0)).toThrow(/after release/);
+  });
+});
+
 describe("training forward", () => {
   it("tokenLogProbs is differentiable and its gradient matches a finite difference", () => {
     const cfg = variants[0].cfg;
