@@ -71,9 +71,9 @@ export async function loadBenchmarks(config: RunConfig, opts: { cwd?: string } =
   return out;
 }
 
-/** Modules that register named datasets when present (the built-in world). */
+/** Named datasets that other modules register on import: the built-in world (`world`, `world-test`, …). */
 async function registerOptionalDatasets(): Promise<void> {
-  // The world module registers its benchmark on import (src/world); see src/data/registry.ts.
+  await import("../world/dataset.js");
 }
 
 /** The configuration as the run records it: the model path made absolute so a resume from elsewhere matches. */

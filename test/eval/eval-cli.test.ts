@@ -141,6 +141,13 @@ describe("tokensqueeze eval (tiny fixture model)", () => {
     expect(rows.map((r) => r.level).every((l) => l === 1 || l === 2)).toBe(true);
   });
 
+  it("evaluates the built-in world benchmark, per level", () => {
+    const out = join(tempDir(), "run");
+    const { json } = evalJson(["--bench", "world", "--limit", "5", "--samples", "1", "--max-tokens", "8", "--out", out]);
+    expect(json.world.problems).toBe(5);
+    expect(Object.keys(json.world.byLevel)).toEqual(["1", "2", "3", "4", "5"]);
+  });
+
   it("--prompt chat renders the model's own chat template", () => {
     const out = join(tempDir(), "run");
     evalJson(["--bench", "gsm8k", "--limit", "1", "--samples", "1", "--max-tokens", "8", "--prompt", "chat", "--out", out]);

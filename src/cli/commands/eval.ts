@@ -98,7 +98,7 @@ export function register(program: Command): void {
     .option("--model <folder>", "model folder (embedded engine) or served model name (--engine openai); default from the config")
     .option("--engine <kind>", "embedded | openai | llamacpp (default from the config: embedded)")
     .option("--base-url <url>", "OpenAI-compatible server (vLLM, SGLang), e.g. http://localhost:8000/v1 (implies --engine openai)")
-    .option("--bench <list>", "benchmarks, comma-separated: math500, aime24, aime25, amc23, gsm8k, a registered dataset or a file (default: math500,aime24,aime25)")
+    .option("--bench <list>", "benchmarks, comma-separated: math500, aime24, aime25, amc23, gsm8k, world (the built-in world's held-out set), a registered dataset or a file (default: math500,aime24,aime25)")
     .option("--samples <n>", "samples per problem (default 16)")
     .option("--temperature <t>", "sampling temperature (default 0.6)")
     .option("--top-p <p>", "nucleus sampling (default 0.95)")
