@@ -1,6 +1,6 @@
 /** `tokensqueeze generate` and `tokensqueeze score` as a user runs them, on the tiny-llama fixture. */
 import { describe, expect, it } from "vitest";
-import { runCli } from "../helpers.js";
+import { runCli, tempDir } from "../helpers.js";
 import { tinyLlamaDir } from "../model/reference.js";
 
 interface GenerateJson {
@@ -26,6 +26,15 @@ describe("tokensqueeze generate / score", () => {
       if (c.finishReason === "stop" && typeof c.stopReason === "string") expect(c.stopReason).toBe("\n");
     }
     expect(stopped.completions.some((c) => c.stopReason === "\n")).toBe(true);
+  });
+
+  it("gives the same completions with worker threads, run from any directory", () => {
+    const args = ["generate", "--model", tinyLlamaDir, "--prompt", "Ana has", "--n", "5", "--seed", "3", "--max-tokens", "12", "--json"];
+    const inThread = runCli([...args, "--workers", "0"]);
+    const threaded = runCli([...args, "--workers", "2"], { cwd: tempDir() });
+    expect(threaded.stderr).toBe("");
+    expect(threaded.status).toBe(0);
+    expect(threaded.stdout).toBe(inThread.stdout);
   });
 
   it("generate prints completions as text by default", () => {

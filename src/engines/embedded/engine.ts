@@ -15,7 +15,9 @@
  */
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+import { createRequire } from "node:module";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type {
   ChatMessage,
@@ -111,9 +113,12 @@ function workerEntry(): { eval: false; file: URL } | { eval: true; code: string 
   const js = new URL("./worker.js", import.meta.url);
   if (existsSync(fileURLToPath(js))) return { eval: false, file: js };
   const ts = new URL("./worker.ts", import.meta.url).href;
+  // Resolve tsx from this file, not from the worker's working directory (which may be anywhere).
+  const tsxDir = dirname(createRequire(import.meta.url).resolve("tsx/package.json"));
+  const tsxApi = pathToFileURL(join(tsxDir, "dist", "esm", "api", "index.mjs")).href;
   return {
     eval: true,
-    code: `import("tsx/esm/api").then((m) => { m.register(); return import(${JSON.stringify(ts)}); }).catch((e) => { throw e; });`,
+    code: `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(ts)}); }).catch((e) => { throw e; });`,
   };
 }
 
