@@ -28,10 +28,6 @@ export class ChatTemplate {
         ...specials,
         messages: messages.map((m) => ({ role: m.role, content: m.content })),
         add_generation_prompt: opts.addGenerationPrompt ?? true,
-        // Many HF templates call raise_exception("...") to reject a conversation they cannot render.
-        raise_exception: (message: unknown) => {
-          throw new Error(String(message));
-        },
       });
     } catch (err) {
       throw new UserError(`chat template failed to render: ${(err as Error).message}`);

@@ -1,6 +1,9 @@
 /** `tokensqueeze generate` and `tokensqueeze score` as a user runs them, on the tiny-llama fixture. */
 import { describe, expect, it } from "vitest";
-import { runCli, tempDir } from "../helpers.js";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { repoRoot, runCli, tempDir } from "../helpers.js";
 import { tinyLlamaDir } from "../model/reference.js";
 
 interface GenerateJson {
@@ -31,7 +34,9 @@ describe("tokensqueeze generate / score", () => {
   it("gives the same completions with worker threads, run from any directory", () => {
     const args = ["generate", "--model", tinyLlamaDir, "--prompt", "Ana has", "--n", "5", "--seed", "3", "--max-tokens", "12", "--json"];
     const inThread = runCli([...args, "--workers", "0"]);
-    const threaded = runCli([...args, "--workers", "2"], { cwd: tempDir() });
+    // From another directory (runCli's bare `--import tsx` only resolves inside the repo, so name the loader).
+    const loader = pathToFileURL(join(repoRoot, "node_modules", "tsx", "dist", "loader.mjs")).href;
+    const threaded = spawnSync(process.execPath, ["--import", loader, join(repoRoot, "src", "cli", "main.ts"), ...args, "--workers", "2"], { cwd: tempDir(), encoding: "utf8", timeout: 120_000 });
     expect(threaded.stderr).toBe("");
     expect(threaded.status).toBe(0);
     expect(threaded.stdout).toBe(inThread.stdout);
