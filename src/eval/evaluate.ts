@@ -248,9 +248,11 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
   const table = store.table(evalSamplesTable);
   for (const b of opts.benchmarks) {
     const wanted = new Set(b.problems.map((p) => p.id));
-    const rows = table.all({ benchmark: b.name }).filter((r) => wanted.has(r.problemId));
-    if (rows.length === 0) continue;
-    benchmarks[b.name] = benchmarkMetrics(rows.map(toSampleRecord), { budget });
+    // Streamed and reduced to what the metrics need: the texts of a long evaluation can be gigabytes.
+    const records: SampleRecord[] = [];
+    for (const r of table.iterate({ benchmark: b.name })) if (wanted.has(r.problemId)) records.push(toSampleRecord(r));
+    if (records.length === 0) continue;
+    benchmarks[b.name] = benchmarkMetrics(records, { budget });
   }
   return { benchmarks, budget, stage };
 }

@@ -9,7 +9,7 @@ import { RunStore } from "../store/index.js";
 import { InputError, UserError } from "../util/errors.js";
 import type { BenchmarkSummary, EvalSummary } from "./compare.js";
 import { evalSamplesTable, toSampleRecord } from "./evaluate.js";
-import { benchmarkMetrics, type BenchmarkMetrics } from "./metrics.js";
+import { benchmarkMetrics, type BenchmarkMetrics, type SampleRecord } from "./metrics.js";
 
 export interface EvalRunResults {
   /** The run directory (absolute). */
@@ -34,18 +34,18 @@ export function readEvalRun(dir: string, opts: { budget?: number } = {}): EvalRu
     }
     const hasTable = store.tables().some((t) => t.name === evalSamplesTable.name);
     if (!hasTable) throw new UserError(`${store.dir}: not an evaluation run (it has no ${evalSamplesTable.name} table)`);
-    const rows = store.table(evalSamplesTable).all();
-    if (rows.length === 0) throw new UserError(`${store.dir}: the evaluation has no samples yet`);
-    const byBench = new Map<string, typeof rows>();
-    for (const r of rows) {
+    // Streamed and reduced to what the metrics need: the texts of a long evaluation can be gigabytes.
+    const byBench = new Map<string, SampleRecord[]>();
+    for (const r of store.table(evalSamplesTable).iterate()) {
       let list = byBench.get(r.benchmark);
       if (!list) byBench.set(r.benchmark, (list = []));
-      list.push(r);
+      list.push(toSampleRecord(r));
     }
+    if (byBench.size === 0) throw new UserError(`${store.dir}: the evaluation has no samples yet`);
     const order = (config.evaluation?.benchmarks ?? []).map((b) => b.name).filter((n): n is string => typeof n === "string");
     const names = [...order.filter((n) => byBench.has(n)), ...[...byBench.keys()].filter((n) => !order.includes(n)).sort()];
     const benchmarks: Record<string, BenchmarkMetrics> = {};
-    for (const name of names) benchmarks[name] = benchmarkMetrics(byBench.get(name)!.map(toSampleRecord), { budget });
+    for (const name of names) benchmarks[name] = benchmarkMetrics(byBench.get(name)!, { budget });
     return { dir: store.dir, budget, benchmarks };
   } finally {
     store.close();
