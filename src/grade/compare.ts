@@ -656,7 +656,15 @@ function eqText(g: Node, p: Node): boolean {
 
 // ---- scalars ------------------------------------------------------------------------------------------------
 
+/** −28% is (−28)%: bring percent and degree marks to the top so the rules below see them. */
+function liftMarks(n: Node): Node {
+  if (n.k === "neg" && (n.arg.k === "pct" || n.arg.k === "deg")) return { k: n.arg.k, arg: { k: "neg", arg: n.arg.arg } };
+  return n;
+}
+
 function eqScalars(g: Node, p: Node, ctx: Ctx): boolean {
+  g = liftMarks(g);
+  p = liftMarks(p);
   // Percent: 28% matches 28 and 0.28; degrees: 90° matches 90 and π/2.
   if (g.k === "pct" || p.k === "pct") {
     if (g.k === "pct" && p.k === "pct") return scalarCore(g.arg, p.arg, ctx);

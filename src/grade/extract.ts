@@ -362,6 +362,7 @@ function cleanSpan(t: string): string {
 /** Text that reads as a formula or short answer rather than a sentence. */
 export function looksLikeMath(t: string): boolean {
   const stripped = t
+    .replace(/\\(begin|end)\{[^{}]*\}/g, " ")
     .replace(/\\(text|mbox|textbf|mathrm|operatorname)\{[^{}]*\}/g, " ")
     .replace(/\$[^$]*\$/g, " M ")
     .replace(/\\[a-zA-Z]+/g, " ");
@@ -446,11 +447,17 @@ function fallbackAnswer(s: string, budget: Budget, insideAnswerBlock: boolean, f
 function lastMathSpan(s: string, budget: Budget): { content: string; end: number } | null {
   let best: { content: string; end: number } | null = null;
   let k = 0;
+  // Next occurrence of each opening delimiter, recomputed only once passed (keeps the scan linear).
+  const next = { d: -2, b1: -2, b2: -2 };
+  const find = (key: "d" | "b1" | "b2", token: string): number => {
+    if (next[key] !== -1 && next[key] < k) next[key] = s.indexOf(token, k);
+    return next[key];
+  };
   while (k < s.length) {
     budget.tick();
-    const d = s.indexOf("$", k);
-    const b1 = s.indexOf("\\[", k);
-    const b2 = s.indexOf("\\(", k);
+    const d = find("d", "$");
+    const b1 = find("b1", "\\[");
+    const b2 = find("b2", "\\(");
     const cands = [d, b1, b2].filter((x) => x >= 0);
     if (cands.length === 0) break;
     const at = Math.min(...cands);
@@ -473,6 +480,7 @@ function lastMathSpan(s: string, budget: Budget): { content: string; end: number
     let j = at + open.length;
     let end = -1;
     while (j < s.length) {
+      budget.tick();
       const q = s.indexOf(close, j);
       if (q < 0) break;
       if (close === "$" && s[q - 1] === "\\") {
@@ -483,7 +491,11 @@ function lastMathSpan(s: string, budget: Budget): { content: string; end: number
       break;
     }
     if (end < 0) {
+      // No closing delimiter anywhere after: none of the later openers of this kind can close either.
       k = at + open.length;
+      if (close === "$") next.d = -1;
+      else if (close === "\\]") next.b1 = -1;
+      else next.b2 = -1;
       continue;
     }
     const content = s.slice(at + open.length, end);

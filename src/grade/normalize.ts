@@ -18,6 +18,7 @@ const UNICODE: Record<string, string> = {
 export function prepare(s: string, budget: Budget): string {
   budget.tick(s.length >> 6);
   let out = "";
+  const hasEnvironment = s.includes("\\begin");
   for (let i = 0; i < s.length; i++) {
     const c = s[i]!;
     const rep = UNICODE[c];
@@ -26,7 +27,7 @@ export function prepare(s: string, budget: Budget): string {
       continue;
     }
     // "\\frac" from a doubly escaped string means \frac; "\\" before a non-command stays a line break.
-    if (c === "\\" && s[i + 1] === "\\" && /[a-zA-Z]/.test(s[i + 2] ?? "") && !s.includes("\\begin")) {
+    if (c === "\\" && s[i + 1] === "\\" && /[a-zA-Z]/.test(s[i + 2] ?? "") && !hasEnvironment) {
       let j = i + 2;
       while (j < s.length && /[a-zA-Z]/.test(s[j]!)) j++;
       if (isKnownCommand(s.slice(i + 2, j)) || /^(boxed|fbox|le|ge|text)/.test(s.slice(i + 2, j))) {
