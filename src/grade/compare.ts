@@ -726,12 +726,18 @@ function scalarCore(a: Node, b: Node, ctx: Ctx): boolean {
       if (vars.length === 0) return false;
       continue;
     }
+    // Outside one side's real domain (ln(x²) against 2 ln x at x < 0) the point says nothing.
+    if (vars.length > 0 && isRealValue(va) !== isRealValue(vb)) continue;
     const scale = Math.max(sa.scale, sb.scale, Math.hypot(va.re, va.im), Math.hypot(vb.re, vb.im));
     const ok = float && vars.length === 0 ? roundedEqualFloat(va, vb, ctx.floatRounding) : closeEnough(va, vb, scale, vars.length === 0 ? 1e-10 : 1e-8);
     if (!ok) return false;
     valid++;
   }
   return valid >= (vars.length === 0 ? 1 : 3);
+}
+
+function isRealValue(z: C): boolean {
+  return Math.abs(z.im) <= 1e-12 * Math.max(1, Math.abs(z.re));
 }
 
 function closeEnough(a: C, b: C, scale: number, rel: number): boolean {
@@ -803,12 +809,13 @@ function samplePoints(vars: string[], count: number): Map<string, C>[] {
   const out: Map<string, C>[] = [];
   for (let t = 0; t < count; t++) {
     const env = new Map<string, C>();
-    for (const v of vars) {
+    vars.forEach((v, j) => {
       const u = rng.nextUint32() / 2 ** 32;
       const mag = 0.35 + 2.3 * u;
-      const neg = t % 3 === 2 && (rng.nextUint32() & 1) === 1;
+      // Every third point (shifted per variable) is negative, so |x| and x, or √(x²) and x, are told apart.
+      const neg = (t + j) % 3 === 2;
       env.set(v, { re: neg ? -mag : mag, im: 0 });
-    }
+    });
     out.push(env);
   }
   return out;

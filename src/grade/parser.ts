@@ -457,17 +457,13 @@ class Parser {
     const v = ratFromDecimal(text);
     if (v === null) throw new ParseError(`bad number ${text}`);
     const float = text.includes(".") || /e/i.test(text);
-    // Base subscript: 52_8, 4210_{5}.
+    // Base subscript: 52_8, 4210_{5}. The question fixes the base, so the answer is its digits: "52_8" and
+    // "52" are the same answer, while 42 (the value in base ten) is not what was asked for.
     if (this.isOp("_")) {
       const save = this.pos;
       this.pos++;
       const b = this.readArg();
-      if (b.k === "num" && b.v.d === 1n && b.v.n >= 2n && b.v.n <= 36n && !float) {
-        const base = Number(b.v.n);
-        const val = parseInBase(text, base);
-        if (val !== null) return num(rat(val));
-        return sym(`${text}_${base}`);
-      }
+      if (b.k === "num" && b.v.d === 1n && b.v.n >= 2n && b.v.n <= 36n && !float) return num(v);
       this.pos = save;
     }
     // Repeating decimal: 0.\overline{3}, 0.1\overline{6}.
@@ -757,17 +753,6 @@ function tokText(t: Tok): string {
     case "env":
       return `[${t.name}]`;
   }
-}
-
-function parseInBase(digits: string, base: number): bigint | null {
-  if (!/^[0-9]+$/.test(digits)) return null;
-  let v = 0n;
-  for (const ch of digits) {
-    const d = ch.charCodeAt(0) - 48;
-    if (d >= base) return null;
-    v = v * BigInt(base) + BigInt(d);
-  }
-  return v;
 }
 
 /** "0.1" + repeating "6" → 1/6. */
