@@ -2,7 +2,7 @@
  * Embedded engine sampling/scoring throughput on a random Llama (no PyTorch comparison here; bench/engine*
  * holds the PyTorch-relative figures). Usage:
  *   node --import tsx bench/embedded-sampling.ts [--params 1m|0.2m] [--workers N] [--requests 200] [--n 16]
- *        [--max-tokens 200] [--batch1]
+ *        [--max-tokens 200] [--batch1] [--backend wasm|cpu]
  * Prints JSON lines: {what, tokens, seconds, tokensPerSecond}.
  */
 import { mkdtempSync, readFileSync } from "node:fs";
@@ -23,6 +23,7 @@ const workers = Number(opt("--workers", "2"));
 const requests = Number(opt("--requests", "200"));
 const n = Number(opt("--n", "16"));
 const maxTokens = Number(opt("--max-tokens", "200"));
+const backend = opt("--backend", "wasm") as "wasm" | "cpu";
 
 const fixture = join(import.meta.dirname, "..", "test", "fixtures", "tiny-llama");
 const tokenizer = {
@@ -43,12 +44,12 @@ const report = (what: string, tokens: number, seconds: number): void => {
   const cpu = process.cpuUsage(cpuMark);
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   process.stdout.write(
-    JSON.stringify({ what, params: parameterCount(config), workers, tokens, seconds: +seconds.toFixed(2), tokensPerSecond: Math.round(tokens / seconds), cpuSeconds: +cpuSeconds.toFixed(2), tokensPerCpuSecond: Math.round(tokens / cpuSeconds) }) + "\n",
+    JSON.stringify({ what, params: parameterCount(config), backend, workers, tokens, seconds: +seconds.toFixed(2), tokensPerSecond: Math.round(tokens / seconds), cpuSeconds: +cpuSeconds.toFixed(2), tokensPerCpuSecond: Math.round(tokens / cpuSeconds) }) + "\n",
   );
   cpuMark = process.cpuUsage();
 };
 
-const engine = await EmbeddedEngine.load(dir, { workers });
+const engine = await EmbeddedEngine.load(dir, { workers, backend });
 const prompt = Array.from({ length: 48 }, (_, i) => 3 + ((i * 7) % 500));
 const sampling = { temperature: 1, topP: 0.95, topK: 0, maxTokens };
 
