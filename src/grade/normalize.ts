@@ -11,7 +11,7 @@ const UNICODE: Record<string, string> = {
   "π": "\\pi ", "≤": "\\le ", "≥": "\\ge ", "≠": "\\ne ", "∞": "\\infty ", "∪": "\\cup ", "∩": "\\cap ", "°": "^\\circ ",
   "±": "\\pm ", "∓": "\\mp ", "∈": "\\in ", "…": "\\dots ", "²": "^2", "³": "^3", "′": "'", "\u00a0": " ", "\u2009": " ",
   "\u202f": " ", "€": "", "£": "", "¥": "", "₹": "", "≈": "\\approx ", "⟨": "\\langle ", "⟩": "\\rangle ", "∅": "\\emptyset ",
-  "ℝ": "\\mathbb{R}", "θ": "\\theta ", "α": "\\alpha ", "β": "\\beta ", "λ": "\\lambda ",
+  "ℝ": "\\mathbb{R}", "½": "\\frac{1}{2}", "⅓": "\\frac{1}{3}", "⅔": "\\frac{2}{3}", "¼": "\\frac{1}{4}", "¾": "\\frac{3}{4}", "θ": "\\theta ", "α": "\\alpha ", "β": "\\beta ", "λ": "\\lambda ",
 };
 
 /** Applies the Unicode and escaping fixes. */

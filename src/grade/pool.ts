@@ -196,11 +196,12 @@ export class GraderPool {
 }
 
 /**
- * Grades a batch: in a worker pool when it is large enough to pay for the threads (and more than one worker is
- * wanted), otherwise in this thread. Stages call this; results are in input order.
+ * Grades a batch, results in input order. In this thread by default: one call takes tens of microseconds, and
+ * on the development machine a pool was slower (see docs/BENCHMARKS.md). With `workers` > 1 and a large batch
+ * it runs in a GraderPool (e.g. `workers: defaultWorkers()` on a many-core machine).
  */
 export async function gradeBatch(items: readonly GradeItem[], opts: PoolOptions = {}): Promise<GradeResult[]> {
-  const workers = opts.workers ?? defaultWorkers();
+  const workers = opts.workers ?? 1;
   if (workers <= 1 || items.length < 256) return gradeMany(items, opts);
   const pool = new GraderPool({ ...opts, workers });
   try {

@@ -31,7 +31,7 @@ export function register(program: Command): void {
     .option("--format <format>", `how to find the answer in the prediction: ${FORMATS.join(", ")}`, "auto")
     .option("--thinking <mode>", "auto | required (a response without </think> is truncated: no answer)", "auto")
     .option("--float-rounding <digits>", "decimal places a decimal answer must match", "6")
-    .option("--workers <n>", "worker threads (default: one per spare core for large files)")
+    .option("--workers <n>", "worker threads for large files (default 1: grade in the main thread)")
     .action(async (opts: GradeCliOptions) => {
       const timeoutMs = positiveInt(opts.timeoutMs, "--timeout-ms");
       const floatRounding = positiveInt(opts.floatRounding, "--float-rounding", 0);

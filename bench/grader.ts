@@ -1,0 +1,73 @@
+/**
+ * Grader throughput on one core: comparisons per second on typical MATH-500 answers (each reference answer
+ * against equivalence-preserving and -breaking rewrites of it, test/grade/rewrites.ts), next to Python
+ * math-verify on the same pairs in the same run (the baseline; its time covers parse + verify only, not process
+ * start-up). Also whole-response grading (extraction + comparison) on the same pairs in response templates.
+ * Usage:
+ *   node --import tsx bench/grader.ts [--seconds 3] [--no-python]
+ * Prints one JSON line per measurement and a summary with the ratios.
+ */
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { grade, isEquivalent } from "../src/grade/index.js";
+import { generatePairs } from "../test/grade/rewrites.js";
+import { repoRoot, requireVenvPython } from "../test/helpers.js";
+
+const args = process.argv.slice(2);
+const seconds = Number(args.includes("--seconds") ? args[args.indexOf("--seconds") + 1] : "3");
+const withPython = !args.includes("--no-python");
+
+const pairs = generatePairs().filter((p) => p.id.startsWith("test/"));
+const answerPairs = pairs.map((p) => ({ id: p.id, gold: p.gold, prediction: `\\boxed{${p.answer}}` }));
+const responsePairs = pairs.map((p) => ({ id: p.id, gold: p.gold, prediction: p.prediction }));
+
+/** Runs `f` over all pairs repeatedly for at least `seconds` (after one warm-up pass); returns calls per second. */
+function measure(f: (k: number) => void, n: number): { calls: number; seconds: number; perSecond: number } {
+  for (let k = 0; k < n; k++) f(k);
+  let calls = 0;
+  const t0 = performance.now();
+  let t = t0;
+  while (t - t0 < seconds * 1000) {
+    for (let k = 0; k < n; k++) f(k);
+    calls += n;
+    t = performance.now();
+  }
+  const s = (t - t0) / 1000;
+  return { calls, seconds: s, perSecond: calls / s };
+}
+
+function mathVerify(rows: { id: string; gold: string; prediction: string }[]): { calls: number; seconds: number; perSecond: number } {
+  const python = requireVenvPython();
+  const run = spawnSync(python, [join(repoRoot, "test", "reference", "math_verify_grader.py")], {
+    input: rows.map((r) => JSON.stringify(r)).join("\n") + "\n",
+    encoding: "utf8",
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  if (run.status !== 0) throw new Error(`math-verify failed: ${run.stderr}`);
+  const out = run.stdout.trim().split("\n").map((l) => JSON.parse(l) as { seconds: number });
+  const s = out.reduce((a, r) => a + r.seconds, 0);
+  return { calls: out.length, seconds: s, perSecond: out.length / s };
+}
+
+const ours = measure((k) => void isEquivalent(answerPairs[k]!.gold, answerPairs[k]!.prediction), answerPairs.length);
+console.log(JSON.stringify({ what: "ours: isEquivalent on MATH-500 answer pairs", pairs: answerPairs.length, ...ours }));
+const oursResp = measure((k) => void grade(responsePairs[k]!.gold, responsePairs[k]!.prediction), responsePairs.length);
+console.log(JSON.stringify({ what: "ours: grade (extract + compare) on responses", pairs: responsePairs.length, ...oursResp }));
+
+if (withPython) {
+  const mv = mathVerify(answerPairs);
+  console.log(JSON.stringify({ what: "math-verify: parse + verify on the same answer pairs", pairs: answerPairs.length, ...mv }));
+  const mvResp = mathVerify(responsePairs);
+  console.log(JSON.stringify({ what: "math-verify: parse + verify on the same responses", pairs: responsePairs.length, ...mvResp }));
+  console.log(
+    JSON.stringify({
+      summary: true,
+      oursComparisonsPerSecond: Math.round(ours.perSecond),
+      mathVerifyComparisonsPerSecond: Math.round(mv.perSecond),
+      ratio: Number((ours.perSecond / mv.perSecond).toFixed(1)),
+      oursResponsesPerSecond: Math.round(oursResp.perSecond),
+      mathVerifyResponsesPerSecond: Math.round(mvResp.perSecond),
+      responseRatio: Number((oursResp.perSecond / mvResp.perSecond).toFixed(1)),
+    }),
+  );
+}
