@@ -1,6 +1,7 @@
 /**
  * Parity with Python transformers (CPU, float32): logits of the same inputs agree within 1e-4; folders written
  * here load in transformers and folders written by transformers (f32, bf16, f16) load here.
+ * Python runs twice in all (start-up dominates): once to write transformers' folders, once for every logits job.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -24,10 +25,46 @@ const seqs = [
   [5, 9, 33, 2, 96],
   [0, 0, 1, 200, 201, 202, 203, 204],
 ];
+const batch = padBatch(seqs);
 
-/** Python logits [B, T, V] for a padded batch of the folder's model. */
-async function pythonLogits(dir: string, batch: PaddedBatch): Promise<Float32Array> {
+const tsVariants = [
+  { name: "GQA (4 heads, 2 kv heads), untied head", kv: 2, tied: false },
+  { name: "multi-head (kv = heads), tied head", kv: 4, tied: true },
+  { name: "multi-query (1 kv head), untied head", kv: 1, tied: false },
+].map((v) => ({
+  ...v,
+  dir: tempDir(),
+  config: makeConfig({
+    vocabSize: 512, hiddenSize: 48, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: v.kv,
+    intermediateSize: 96, ropeTheta: 1000, tieWordEmbeddings: v.tied, eosTokenIds: [2], bosTokenId: 0,
+  }),
+}));
+const hfVariants = ["float32", "bfloat16", "float16"].map((dtype) => ({ dtype, dir: tempDir() }));
+
+/** Reference logits [B, T, V] per model folder, computed by transformers in beforeAll. */
+const reference = new Map<string, Float32Array>();
+const tsWeights = new Map<string, LlamaWeights>();
+
+beforeAll(async () => {
+  await initTf("wasm");
   const work = tempDir();
+  // transformers writes its folders (random init, weights rounded to the dtype).
+  const make = hfVariants.map(({ dtype, dir }) => {
+    const config = join(work, `config-${dtype}.json`);
+    writeFileSync(config, JSON.stringify({ vocab_size: 512, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: 64, rope_theta: 5000.0, tie_word_embeddings: dtype !== "float32", max_position_embeddings: 128 }));
+    return { cmd: "make", out: dir, config, seed: 3, dtype };
+  });
+  writeFileSync(join(work, "make.json"), JSON.stringify(make));
+  await runReference("llama_model_reference.py", ["jobs", "--jobs", join(work, "make.json")]);
+  // transformers' folders have no tokenizer; borrow the fixture's.
+  for (const { dir } of hfVariants) writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(tokenizerFiles.tokenizerJson));
+  // Our folders.
+  for (const v of tsVariants) {
+    const weights = randomWeights(v.config, 42, { std: 0.08, randomNorms: true });
+    tsWeights.set(v.dir, weights);
+    saveModelFolder(v.dir, { config: v.config, weights, tokenizer: tokenizerFiles });
+  }
+  // One Python process computes every folder's logits.
   const ids: number[][] = [];
   const mask: number[][] = [];
   for (let b = 0; b < batch.batchSize; b++) {
@@ -35,12 +72,15 @@ async function pythonLogits(dir: string, batch: PaddedBatch): Promise<Float32Arr
     mask.push(Array.from(batch.mask.subarray(b * batch.seqLen, (b + 1) * batch.seqLen)));
   }
   writeFileSync(join(work, "batch.json"), JSON.stringify({ ids, mask }));
-  await runReference("llama_model_reference.py", ["logits", "--model", dir, "--batch", join(work, "batch.json"), "--out", join(work, "logits.f32")]);
-  return readF32(join(work, "logits.f32"));
-}
+  const dirs = [...tsVariants.map((v) => v.dir), ...hfVariants.map((v) => v.dir), tinyLlamaDir];
+  const jobs = dirs.map((dir, i) => ({ cmd: "logits", model: dir, batch: join(work, "batch.json"), out: join(work, `logits-${i}.f32`) }));
+  writeFileSync(join(work, "logits.json"), JSON.stringify(jobs));
+  await runReference("llama_model_reference.py", ["jobs", "--jobs", join(work, "logits.json")]);
+  dirs.forEach((dir, i) => reference.set(dir, readF32(join(work, `logits-${i}.f32`))));
+});
 
 /** Max |a − b| over the real (unpadded) positions. */
-function diffAtRealPositions(a: ArrayLike<number>, b: ArrayLike<number>, batch: PaddedBatch, V: number): number {
+function diffAtRealPositions(a: ArrayLike<number>, b: ArrayLike<number>, V: number): number {
   let m = 0;
   for (let r = 0; r < batch.batchSize * batch.seqLen; r++) {
     if (batch.mask[r] === 0) continue;
@@ -49,85 +89,44 @@ function diffAtRealPositions(a: ArrayLike<number>, b: ArrayLike<number>, batch: 
   return m;
 }
 
-/** Logits of each sequence from the KV-cache path, laid out like the padded batch. */
-function inferenceLogits(cfg: LlamaConfig, w: LlamaWeights, batch: PaddedBatch, list: number[][]): Float32Array {
+/** Both of our forward passes (training and KV-cache) against the reference, laid out like the padded batch. */
+function checkBothPaths(cfg: LlamaConfig, w: LlamaWeights, ref: Float32Array): void {
+  const model = LlamaModel.fromWeights(cfg, w);
+  const training = model.forwardLogits(batch).dataSync();
+  model.dispose();
   const inf = new InferenceModel(cfg, w);
-  const out = new Float32Array(batch.batchSize * batch.seqLen * cfg.vocabSize);
-  const logits = inf.forward(list.map((s) => ({ cache: inf.newCache(), tokens: s, logits: "all" as const })));
-  logits.forEach((l, b) => out.set(l, b * batch.seqLen * cfg.vocabSize));
+  const cached = new Float32Array(batch.batchSize * batch.seqLen * cfg.vocabSize);
+  inf.forward(seqs.map((s) => ({ cache: inf.newCache(), tokens: s, logits: "all" as const }))).forEach((l, b) => cached.set(l, b * batch.seqLen * cfg.vocabSize));
   inf.dispose();
-  return out;
+  expect(diffAtRealPositions(training, ref, cfg.vocabSize), "training forward vs transformers").toBeLessThanOrEqual(1e-4);
+  expect(diffAtRealPositions(cached, ref, cfg.vocabSize), "KV-cache path vs transformers").toBeLessThanOrEqual(1e-4);
+  // The logits are not trivially small (a broken model could pass a tolerance test).
+  expect(Math.max(...Array.from(ref).map(Math.abs))).toBeGreaterThan(0.05);
 }
 
-beforeAll(async () => {
-  await initTf("wasm");
-});
-
 describe("parity with transformers", () => {
-  for (const variant of [
-    { name: "GQA (4 heads, 2 kv heads), untied head", kv: 2, tied: false },
-    { name: "multi-head (kv = heads), tied head", kv: 4, tied: true },
-    { name: "multi-query (1 kv head), untied head", kv: 1, tied: false },
-  ]) {
-    it(`TS-saved random model loads in transformers with logits within 1e-4: ${variant.name}`, async () => {
-      const cfg = makeConfig({
-        vocabSize: 512, hiddenSize: 48, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: variant.kv,
-        intermediateSize: 96, ropeTheta: 1000, tieWordEmbeddings: variant.tied, eosTokenIds: [2], bosTokenId: 0,
-      });
-      const weights = randomWeights(cfg, 42, { std: 0.08, randomNorms: true });
-      const dir = tempDir();
-      saveModelFolder(dir, { config: cfg, weights, tokenizer: tokenizerFiles });
-      const batch = padBatch(seqs);
-      const ref = await pythonLogits(dir, batch);
-
-      const model = LlamaModel.fromWeights(cfg, weights);
-      const ours = model.forwardLogits(batch).dataSync();
-      model.dispose();
-      const d1 = diffAtRealPositions(ours, ref, batch, cfg.vocabSize);
-      const d2 = diffAtRealPositions(inferenceLogits(cfg, weights, batch, seqs), ref, batch, cfg.vocabSize);
-      expect(d1, "training forward vs transformers").toBeLessThanOrEqual(1e-4);
-      expect(d2, "KV-cache path vs transformers").toBeLessThanOrEqual(1e-4);
-      // Logits must not be trivially small (a broken model could pass a tolerance test).
-      expect(Math.max(...Array.from(ref).map(Math.abs))).toBeGreaterThan(0.05);
-
+  for (const v of tsVariants) {
+    it(`a TS-saved random model loads in transformers with logits within 1e-4: ${v.name}`, () => {
+      const weights = tsWeights.get(v.dir)!;
+      checkBothPaths(v.config, weights, reference.get(v.dir)!);
       // And the folder reads back here with bit-identical weights.
-      const back = loadModelFolder(dir);
-      expect(back.config).toEqual(cfg);
+      const back = loadModelFolder(v.dir);
+      expect(back.config).toEqual(v.config);
       for (const [name, w] of weights) expect(maxAbsDiff(back.weights.get(name)!, w), name).toBe(0);
     });
   }
 
-  for (const dtype of ["float32", "bfloat16", "float16"]) {
-    it(`a folder saved by transformers in ${dtype} loads here with logits within 1e-4`, async () => {
-      const dir = tempDir();
-      const work = tempDir();
-      writeFileSync(
-        join(work, "config.json"),
-        JSON.stringify({ vocab_size: 512, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: 64, rope_theta: 5000.0, tie_word_embeddings: dtype !== "float32", max_position_embeddings: 128 }),
-      );
-      await runReference("llama_model_reference.py", ["make", "--out", dir, "--config", join(work, "config.json"), "--seed", "3", "--dtype", dtype]);
-      // transformers' folder has no tokenizer; borrow the fixture's (ids used below are < 300).
-      writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(tokenizerFiles.tokenizerJson));
-      const folder = loadModelFolder(dir);
+  for (const v of hfVariants) {
+    it(`a folder saved by transformers in ${v.dtype} loads here with logits within 1e-4`, () => {
+      const folder = loadModelFolder(v.dir);
       expect(folder.config.numKeyValueHeads).toBe(2);
       expect(folder.config.ropeTheta).toBe(5000);
-      const list = seqs.map((s) => s.map((x) => x % 512));
-      const batch = padBatch(list);
-      const ref = await pythonLogits(dir, batch);
-      const model = LlamaModel.fromWeights(folder.config, folder.weights);
-      const ours = model.forwardLogits(batch).dataSync();
-      model.dispose();
-      expect(diffAtRealPositions(ours, ref, batch, 512)).toBeLessThanOrEqual(1e-4);
-      expect(diffAtRealPositions(inferenceLogits(folder.config, folder.weights, batch, list), ref, batch, 512)).toBeLessThanOrEqual(1e-4);
+      checkBothPaths(folder.config, folder.weights, reference.get(v.dir)!);
     });
   }
 
-  it("the committed tiny-llama fixture matches transformers", async () => {
+  it("the committed tiny-llama fixture matches transformers", () => {
     const folder = loadModelFolder(tinyLlamaDir);
-    const batch = padBatch(seqs);
-    const ref = await pythonLogits(tinyLlamaDir, batch);
-    const model = LlamaModel.fromWeights(folder.config, folder.weights);
-    expect(diffAtRealPositions(model.forwardLogits(batch).dataSync(), ref, batch, folder.config.vocabSize)).toBeLessThanOrEqual(1e-4);
-    model.dispose();
+    checkBothPaths(folder.config, folder.weights, reference.get(tinyLlamaDir)!);
   });
 });

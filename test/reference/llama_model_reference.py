@@ -7,6 +7,9 @@ Subcommands (all paths are given by the TypeScript test):
   make    --out DIR --config CONFIG.json --seed N [--dtype float32|bfloat16|float16]
       Creates a random LlamaForCausalLM with transformers' own init, rounds its weights to DTYPE and saves the
       folder with save_pretrained in that dtype (so the TypeScript side must read bf16/f16 safetensors).
+  jobs    --jobs JOBS.json
+      Runs many of the above in one process (Python + torch start-up dominates): JOBS.json is a list of
+      {"cmd": "logits" | "make", ...the flags above as keys}, run in order.
 """
 
 import argparse
@@ -60,12 +63,20 @@ def main() -> None:
     p.add_argument("--config", required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dtype", default="float32")
+    p = sub.add_parser("jobs")
+    p.add_argument("--jobs", required=True)
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.cmd == "logits":
         cmd_logits(args)
-    else:
+    elif args.cmd == "make":
         cmd_make(args)
+    else:
+        with open(args.jobs) as f:
+            jobs = json.load(f)
+        for job in jobs:
+            ns = argparse.Namespace(**{"seed": 0, "dtype": "float32", **{k: v for k, v in job.items() if k != "cmd"}})
+            (cmd_logits if job["cmd"] == "logits" else cmd_make)(ns)
 
 
 if __name__ == "__main__":
