@@ -3,19 +3,22 @@
  * against equivalence-preserving and -breaking rewrites of it, test/grade/rewrites.ts), next to Python
  * math-verify on the same pairs in the same run (the baseline; its time covers parse + verify only, not process
  * start-up). Also whole-response grading (extraction + comparison) on the same pairs in response templates.
+ * With --pool N, also whole-response grading of long responses (MATH-500 solutions behind a long <think>) in
+ * this thread against a GraderPool of N workers (same items, same run).
  * Usage:
- *   node --import tsx bench/grader.ts [--seconds 3] [--no-python]
+ *   node --import tsx bench/grader.ts [--seconds 3] [--no-python] [--pool N]
  * Prints one JSON line per measurement and a summary with the ratios.
  */
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { grade, isEquivalent } from "../src/grade/index.js";
+import { GraderPool, grade, gradeMany, isEquivalent } from "../src/grade/index.js";
 import { generatePairs } from "../test/grade/rewrites.js";
 import { repoRoot, requireVenvPython } from "../test/helpers.js";
 
 const args = process.argv.slice(2);
 const seconds = Number(args.includes("--seconds") ? args[args.indexOf("--seconds") + 1] : "3");
 const withPython = !args.includes("--no-python");
+const poolWorkers = args.includes("--pool") ? Number(args[args.indexOf("--pool") + 1]) : 0;
 
 const pairs = generatePairs().filter((p) => p.id.startsWith("test/"));
 const answerPairs = pairs.map((p) => ({ id: p.id, gold: p.gold, prediction: `\\boxed{${p.answer}}` }));
@@ -70,4 +73,24 @@ if (withPython) {
       responseRatio: Number((oursResp.perSecond / mvResp.perSecond).toFixed(1)),
     }),
   );
+}
+
+if (poolWorkers > 0) {
+  const { readFileSync } = await import("node:fs");
+  const { sharedData } = await import("../test/helpers.js");
+  const rows = readFileSync(join(sharedData, "math500", "test.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { answer: string; solution: string });
+  const items = [];
+  for (let k = 0; k < 40; k++) for (const r of rows) items.push({ gold: r.answer, prediction: `<think>${r.solution.repeat(8)}</think>${r.solution}` });
+  const chars = Math.round(items.reduce((a, b) => a + b.prediction.length, 0) / items.length);
+  gradeMany(items.slice(0, 500));
+  let t0 = performance.now();
+  gradeMany(items);
+  const inThread = items.length / ((performance.now() - t0) / 1000);
+  const pool = new GraderPool({ workers: poolWorkers });
+  await pool.grade(items.slice(0, 500));
+  t0 = performance.now();
+  await pool.grade(items);
+  const pooled = items.length / ((performance.now() - t0) / 1000);
+  await pool.close();
+  console.log(JSON.stringify({ what: "long responses: in-thread vs pool", items: items.length, meanChars: chars, inThreadPerSecond: Math.round(inThread), poolWorkers, poolPerSecond: Math.round(pooled), ratio: Number((pooled / inThread).toFixed(2)) }));
 }
