@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { makeConfig, type LlamaConfig } from "../../src/model/config.js";
 import { loadModelFolder, saveModelFolder } from "../../src/model/folder.js";
 import { InferenceModel } from "../../src/model/inference.js";
-import { LlamaModel, padBatch, type PaddedBatch } from "../../src/model/llama.js";
+import { LlamaModel, padBatch } from "../../src/model/llama.js";
 import { initTf } from "../../src/model/tf.js";
 import { randomWeights, type LlamaWeights } from "../../src/model/weights.js";
 import { tempDir } from "../helpers.js";
