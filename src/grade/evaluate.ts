@@ -7,7 +7,7 @@
 import type { Node } from "./ast.js";
 import { Budget, BudgetExceeded } from "./budget.js";
 import {
-  ONE, ZERO, intRoot, rat, ratAdd, ratCmp, ratDiv, ratIsInt, ratMul, ratNeg, ratPowInt, ratRoot, type Rational,
+  ONE, ZERO, intRoot, rat, ratAdd, ratCmp, ratDiv, ratIsInt, ratMul, ratNeg, ratPowInt, ratRoot, ratToNumber, type Rational,
 } from "./rational.js";
 
 /** Largest n for which n! is computed exactly. */
@@ -281,7 +281,7 @@ function numeric(n: Node, env: ReadonlyMap<string, C>, budget: Budget, st: NumSt
   budget.tick();
   switch (n.k) {
     case "num": {
-      const v = Number(n.v.n) / Number(n.v.d);
+      const v = ratToNumber(n.v);
       if (!Number.isFinite(v) || (v === 0 && n.v.n !== 0n)) {
         // Huge literals: scale through the exact ratio.
         st.unstable = true;

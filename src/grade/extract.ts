@@ -246,7 +246,9 @@ function phraseCandidates(s: string, budget: Budget): PhraseCandidate[] {
     const c = phraseContent(s, at + "answer".length, budget);
     if (c === null || c.boxed) continue;
     if (looksLikeMath(c.text)) out.push({ value: c.text, pos: c.end, strong: false, kind: "answer" });
-    else {
+    else if (/^\s*-?\.?\d/.test(c.text)) {
+      // "the answer is 12 apples": a value right after the cue. Prose after "answer" ("to answer this, note
+      // that x = 2 …") is not an answer.
       const n = firstNumber(c.text.slice(0, 60));
       if (n !== null) out.push({ value: n, pos: c.end, strong: false, kind: "answer" });
     }

@@ -16,6 +16,8 @@ describe("extractAnswer", () => {
     ["<answer> block (the paper's template)", "<think>maybe \\boxed{9}</think>\n<answer>The answer is \\boxed{5}.</answer>", "5"],
     ["<answer> block without a box", "<think>hmm</think><answer> 7 </answer>", "7"],
     ["\"the answer is\"", "We compute things. The answer is 42.", "42"],
+    ["a value right after \"answer\"", "The answer is 12 apples in total, I think.", "12"],
+    ["prose after \"answer\" is no answer", "To answer this, note that x = 2 and y = 3. Adding gives a total of 8 marbles.", "8"],
     ["\"Final Answer:\" (Minerva)", "Lots of work.\nFinal Answer: The final answer is $\\frac{3}{4}$. I hope it is correct.", "\\frac{3}{4}"],
     ["final answer phrase after an earlier box", "so \\boxed{200} here. Then $10,200 + $255. Final Answer: The final answer is $10,455$. I hope it is correct.", "10,455"],
     ["GSM8K #### N", "She has 3 + 4 = 7 apples.\n#### 1,234", "1,234", { format: "gsm8k" }],
