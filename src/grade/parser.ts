@@ -18,7 +18,7 @@ export interface ParseOptions extends LexOptions {
 }
 
 /** Deepest nesting accepted; deeper input is not an answer anyone writes and is rejected cheaply. */
-export const MAX_DEPTH = 120;
+export const MAX_DEPTH = 400;
 /** Longest answer text the parser will read; longer strings are compared as text only. */
 export const MAX_ANSWER_CHARS = 6000;
 
