@@ -57,8 +57,10 @@ export class ModelTokenizer {
 
   /** Text of `ids`; special tokens are skipped by default (as vLLM/OpenAI return text). */
   decode(ids: readonly number[], opts: { skipSpecialTokens?: boolean } = {}): string {
-    if (ids.length === 0) return "";
-    return this.tok.decode(ids.slice(), { skip_special_tokens: opts.skipSpecialTokens ?? true, clean_up_tokenization_spaces: false });
+    // Models often pad their vocabulary past the tokenizer's; such ids have no text.
+    const known = ids.filter((id) => id >= 0 && id < this.size);
+    if (known.length === 0) return "";
+    return this.tok.decode(known, { skip_special_tokens: opts.skipSpecialTokens ?? true, clean_up_tokenization_spaces: false });
   }
 
   tokenToId(token: string): number | undefined {
