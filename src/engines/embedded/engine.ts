@@ -64,13 +64,18 @@ class WorkerHandle {
   private readonly pending = new Map<number, Pending>();
   load = 0;
 
-  constructor(source: RuntimeSource, options: { backend?: TfBackendName; maxBatch?: number }, readonly ready: { promise: Promise<void> }) {
+  /** Settles when the worker has built its model (or failed to). */
+  readonly ready: Promise<void>;
+
+  constructor(source: RuntimeSource, options: { backend?: TfBackendName; maxBatch?: number }) {
     const entry = workerEntry();
     this.worker = entry.eval ? new Worker(entry.code, { eval: true }) : new Worker(entry.file);
     let settle: { resolve: () => void; reject: (e: unknown) => void } | null = null;
-    ready.promise = new Promise<void>((resolve, reject) => {
+    this.ready = new Promise<void>((resolve, reject) => {
       settle = { resolve, reject };
     });
+    // A worker that fails after start-up rejects `ready` a second time, which is harmless; never leave it unhandled.
+    this.ready.catch(() => undefined);
     this.worker.on("message", (msg: { type: string; id?: number; message?: string; result?: unknown }) => {
       if (msg.type === "ready") settle?.resolve();
       else if (msg.type === "initError") settle?.reject(new Error(`embedded engine worker failed to start: ${msg.message}`));
@@ -164,15 +169,9 @@ export class EmbeddedEngine implements Engine {
       const local = await ModelRuntime.create(source, runtimeOpts);
       return new EmbeddedEngine(source, chatTemplate, identity, [], local);
     }
-    const handles: WorkerHandle[] = [];
-    const readies: Array<{ promise: Promise<void> }> = [];
-    for (let i = 0; i < count; i++) {
-      const ready = { promise: Promise.resolve() };
-      handles.push(new WorkerHandle(source, runtimeOpts, ready));
-      readies.push(ready);
-    }
+    const handles = Array.from({ length: count }, () => new WorkerHandle(source, runtimeOpts));
     try {
-      await Promise.all(readies.map((r) => r.promise));
+      await Promise.all(handles.map((h) => h.ready));
     } catch (err) {
       await Promise.all(handles.map((h) => h.worker.terminate()));
       throw err;
