@@ -34,7 +34,7 @@ const seed = Number(values.seed);
 if (!Number.isInteger(total) || total <= 0) throw new Error(`--problems must be a positive integer, got ${values.problems}`);
 mkdirSync(out, { recursive: true });
 
-const FORMAT_SHARES = { chat: 0.45, chatPlain: 0.15 };
+const FORMAT_SHARES = { chat: 0.6, chatPlain: 0.15 };
 
 async function writeLines(file: string, rows: Iterable<unknown>): Promise<number> {
   const ws = createWriteStream(file);

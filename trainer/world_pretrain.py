@@ -115,6 +115,24 @@ def collate(examples: list[tuple[list[int], int]], idx: list[int], pad_id: int) 
     return ids, labels, mask
 
 
+def save(model: LlamaForCausalLM, fast: PreTrainedTokenizerFast, config: LlamaConfig, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    was_training = model.training
+    model.eval()
+    model.save_pretrained(out, safe_serialization=True)
+    GenerationConfig(eos_token_id=config.eos_token_id, pad_token_id=config.pad_token_id, do_sample=True, temperature=0.6, top_p=0.95).save_pretrained(out)
+    fast.save_pretrained(out)
+    # transformers ≥ 4.5x writes the template to chat_template.jinja; readers that only look in
+    # tokenizer_config.json (older transformers, the embedded engine) need it there too.
+    tc_path = out / "tokenizer_config.json"
+    tc = json.loads(tc_path.read_text())
+    tc["chat_template"] = CHAT_TEMPLATE
+    # The generic class name every transformers version (and vLLM) knows.
+    tc["tokenizer_class"] = "PreTrainedTokenizerFast"
+    tc_path.write_text(json.dumps(tc, indent=2, ensure_ascii=False) + "\n")
+    model.train(was_training)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", default=".cache/world")
@@ -133,6 +151,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--log-every", type=int, default=50)
+    ap.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True, help="bf16 autocast for the matmuls (weights stay fp32)")
+    ap.add_argument("--save-every", type=int, default=0, help="also save the model every N steps under <out>-step<N> (for tuning)")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -201,7 +221,8 @@ def main() -> None:
             g["lr"] = lr_at(step)
         # Right padding under a causal mask never influences real tokens, so no attention mask is needed (and
         # leaving it out keeps PyTorch on its fast attention path).
-        loss = model(input_ids=ids, labels=labels).loss
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            loss = model(input_ids=ids, labels=labels).loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -210,15 +231,13 @@ def main() -> None:
         ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
         if step % args.log_every == 0 or step == args.steps - 1:
             el = time.time() - t_train
+            if args.save_every and step > 0 and step % args.save_every == 0:
+                save(model, fast, config, Path(f"{args.out}-step{step}"))
             print(f"step {step} epoch {epoch} loss {loss.item():.4f} ema {ema:.4f} lr {lr_at(step):.2e} tokens {seen_tokens} {seen_tokens / max(el, 1e-9):.0f} tok/s {el / 60:.1f} min", flush=True)
 
     train_minutes = (time.time() - t_train) / 60
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    model.eval()
-    model.save_pretrained(out, safe_serialization=True)
-    GenerationConfig(eos_token_id=config.eos_token_id, pad_token_id=config.pad_token_id, do_sample=True, temperature=0.6, top_p=0.95).save_pretrained(out)
-    fast.save_pretrained(out)
+    save(model, fast, config, out)
     stats = {
         "traces": len(rows),
         "corpus_tokens": n_tokens,
