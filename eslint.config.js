@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", ".venv/**", "runs/**", "models/**", "test/fixtures/**"] },
+  { ignores: ["dist/**", "node_modules/**", ".venv/**", "runs/**", "models/**", "test/fixtures/**", ".scratch*/**", ".cache/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
