@@ -90,6 +90,7 @@ describe("checkpoints resume exactly", () => {
         const y = b.get(name)!;
         for (let i = 0; i < x.length; i++) maxDiff = Math.max(maxDiff, Math.abs(x[i] - y[i]));
       }
+      console.log(`max |Δweight| after resume: ${maxDiff} (threads ${threads})`);
       expect(maxDiff).toBeLessThanOrEqual(1e-6);
     }, 300_000);
   }
