@@ -18,7 +18,7 @@
  * with the results; figures taken under load are noisy.
  */
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -186,6 +186,7 @@ async function main(): Promise<void> {
     }
     process.stderr.write(`[${size}] embedded …\n`);
     const embedded = await embeddedFigures(dir, threads, repeats);
+    rmSync(dir, { recursive: true, force: true });
     const parameters = torchRuns[0].parameters;
     (report.sizes as Record<string, unknown>)[size] = { parameters, torch: torchRuns, embedded };
     report.torchVersion = torchRuns[0].torch;
