@@ -139,6 +139,8 @@ export class InferenceModel {
   /** Wasm memory holding every KV cache of this model (one per thread). */
   readonly arena = new KernelArena();
   private readonly useKernels: boolean;
+  /** Float offsets of the norm weights' copies in the arena: per layer input then post-attention, then the final norm. */
+  private readonly normOffsets: number[] = [];
 
   /** Builds the inference weights (tfjs tensors on the current backend: call `initTf()` first). */
   constructor(config: LlamaConfig, weights: LlamaWeights) {
@@ -176,7 +178,13 @@ export class InferenceModel {
       this.head = tf.tensor2d(get("lm_head.weight"), [d, config.vocabSize]);
     }
     this.rope = ropeTables(config.headDim, config.ropeTheta, Math.min(config.maxPositionEmbeddings, 4096));
-    this.useKernels = config.headDim % 4 === 0 && simdAvailable();
+    // The kernels process rows in 4-float chunks.
+    this.useKernels = config.headDim % 4 === 0 && d % 4 === 0 && I % 4 === 0 && simdAvailable();
+    for (const w of [...this.layers.flatMap((L) => [L.inputNorm, L.postNorm]), this.finalNorm]) {
+      const off = this.arena.alloc(d);
+      this.arena.f32.set(w, off);
+      this.normOffsets.push(off);
+    }
   }
 
   newCache(capacity = 64): KvCache {
@@ -188,83 +196,188 @@ export class InferenceModel {
    * the logits of the requested positions as one Float32Array [positions, V] (empty for "none").
    */
   forward(inputs: readonly StepInput[]): Float32Array[] {
+    const V = this.config.vocabSize;
+    const res = this.run(inputs, false);
+    if (res === null) return inputs.map(() => new Float32Array(0));
+    return res.counts.map((count, i) => res.logits.slice(res.first[i] * V, (res.first[i] + count) * V));
+  }
+
+  /**
+   * Like `forward`, but returns the logits of every requested row in one array, with each row's
+   * log-normaliser log Z = log Σ exp(logits) (so a log-probability is `logits[row·V + id] − logZ[row]`);
+   * `first[i]` is input i's first row. The scorer's path: no per-position log-softmax, no copies.
+   */
+  forwardLogZ(inputs: readonly StepInput[]): { logits: Float32Array; logZ: Float64Array; first: number[]; counts: number[] } {
+    const res = this.run(inputs, true);
+    if (res === null) return { logits: new Float32Array(0), logZ: new Float64Array(0), first: inputs.map(() => 0), counts: inputs.map(() => 0) };
+    return res as { logits: Float32Array; logZ: Float64Array; first: number[]; counts: number[] };
+  }
+
+  private run(inputs: readonly StepInput[], withLogZ: boolean): { logits: Float32Array; logZ: Float64Array | null; first: number[]; counts: number[] } | null {
     const cfg = this.config;
     const d = cfg.hiddenSize;
     const I = cfg.intermediateSize;
     const V = cfg.vocabSize;
+    const width = this.qDim + 2 * this.kvDim;
     let N = 0;
     for (const inp of inputs) N += inp.tokens.length;
-    if (N === 0) return inputs.map(() => new Float32Array(0));
+    // Rows that need logits (input i's are first[i] … first[i] + counts[i] − 1 of them).
+    const want: number[] = [];
+    const first: number[] = [];
+    const counts: number[] = [];
+    {
+      let r = 0;
+      for (const inp of inputs) {
+        const n = inp.tokens.length;
+        first.push(want.length);
+        if (inp.logits === "all") for (let i = 0; i < n; i++) want.push(r + i);
+        else if (inp.logits === "last" && n > 0) want.push(r + n - 1);
+        counts.push(want.length - first[first.length - 1]);
+        r += n;
+      }
+    }
+    if (N === 0) return null;
     // Row r belongs to input rowSeq[r] at absolute position rowPos[r].
     const rowSeq = new Int32Array(N);
     const rowPos = new Int32Array(N);
-    const x = new Float32Array(N * d);
-    let r = 0;
-    inputs.forEach((inp, s) => {
-      inp.cache.ensure(inp.tokens.length);
-      const start = inp.cache.length;
-      inp.tokens.forEach((tok, i) => {
-        if (!Number.isInteger(tok) || tok < 0 || tok >= V) throw new Error(`token id ${tok} is outside the vocabulary (0…${V - 1})`);
-        x.set(this.embed.subarray(tok * d, tok * d + d), r * d);
-        rowSeq[r] = s;
-        rowPos[r] = start + i;
-        r++;
+    for (const inp of inputs) inp.cache.ensure(inp.tokens.length);
+    const A = this.arena;
+    const bx = A.alloc(N * d);
+    const bh = A.alloc(N * d);
+    const bt = A.alloc(N * d);
+    const bqkv = A.alloc(N * width);
+    const battn = A.alloc(N * this.qDim);
+    const bgu = A.alloc(N * 2 * I);
+    const bact = A.alloc(N * I);
+    let maxPos = 0;
+    {
+      const f32 = A.f32;
+      let r = 0;
+      inputs.forEach((inp, s) => {
+        const start = inp.cache.length;
+        inp.tokens.forEach((tok, i) => {
+          if (!Number.isInteger(tok) || tok < 0 || tok >= V) throw new Error(`token id ${tok} is outside the vocabulary (0…${V - 1})`);
+          f32.set(this.embed.subarray(tok * d, tok * d + d), bx + r * d);
+          rowSeq[r] = s;
+          rowPos[r] = start + i;
+          if (start + i > maxPos) maxPos = start + i;
+          r++;
+        });
       });
-    });
-    const maxPos = rowPos.reduce((a, b) => Math.max(a, b), 0);
+    }
     if (maxPos >= this.rope.positions) this.rope = ropeTables(cfg.headDim, cfg.ropeTheta, maxPos + 1);
+    const scratch = A.ensureScratch(maxPos + 8);
+    const f32 = A.f32; // stable from here on: nothing below allocates in the arena
 
-    const h = new Float32Array(N * d);
-    const attn = new Float32Array(N * this.qDim);
-    const act = new Float32Array(N * I);
-    for (let l = 0; l < cfg.numHiddenLayers; l++) {
-      const L = this.layers[l];
-      rmsNormRows(x, L.inputNorm, h, N, d, cfg.rmsNormEps);
-      const qkv = matmul(h, N, L.qkv);
-      this.ropeAndStore(qkv, N, rowSeq, rowPos, inputs, l);
-      this.attention(qkv, N, rowSeq, rowPos, inputs, l, attn);
-      addInPlace(x, matmul(attn, N, L.o));
-      rmsNormRows(x, L.postNorm, h, N, d, cfg.rmsNormEps);
-      const gu = matmul(h, N, L.gateUp);
-      for (let row = 0; row < N; row++) {
-        const gb = row * 2 * I;
-        const ab = row * I;
-        for (let j = 0; j < I; j++) {
-          const g = gu[gb + j];
-          act[ab + j] = (g / (1 + Math.exp(-g))) * gu[gb + I + j];
+    try {
+      for (let l = 0; l < cfg.numHiddenLayers; l++) {
+        const L = this.layers[l];
+        this.rmsNorm(bx, L.inputNorm, this.normOffsets[2 * l], bh, N);
+        matmulInto(f32, bh, N, L.qkv, bqkv);
+        this.ropeAndStore(f32, bqkv, N, rowSeq, rowPos, inputs, l);
+        this.attention(f32, bqkv, N, rowSeq, rowPos, inputs, l, battn, scratch);
+        matmulInto(f32, battn, N, L.o, bt);
+        this.addTo(bx, bt, N * d);
+        this.rmsNorm(bx, L.postNorm, this.normOffsets[2 * l + 1], bh, N);
+        matmulInto(f32, bh, N, L.gateUp, bgu);
+        this.swiGlu(bgu, bact, N);
+        matmulInto(f32, bact, N, L.down, bt);
+        this.addTo(bx, bt, N * d);
+      }
+      for (const inp of inputs) inp.cache.own += inp.tokens.length;
+      if (want.length === 0) return null;
+
+      // Final norm and head only for the rows that asked (in place: bh holds the selected rows).
+      const W = want.length;
+      if (W === N) this.rmsNorm(bx, this.finalNorm, this.normOffsets[this.normOffsets.length - 1], bh, N);
+      else {
+        want.forEach((row, i) => f32.copyWithin(bt + i * d, bx + row * d, bx + row * d + d));
+        this.rmsNorm(bt, this.finalNorm, this.normOffsets[this.normOffsets.length - 1], bh, W);
+      }
+      const logits = matmul(f32.subarray(bh, bh + W * d), W, this.head);
+      let logZ: Float64Array | null = null;
+      if (withLogZ) {
+        logZ = new Float64Array(W);
+        if (this.useKernels) {
+          // Row statistics (max, Σ exp) in wasm; the kernel reads up to 3 floats past the last row.
+          const bl = A.alloc(W * V + 4);
+          const bs = A.alloc(2 * W);
+          const g = A.f32;
+          g.set(logits, bl);
+          A.kernels.softmaxStats(bl * 4, W, V, bs * 4);
+          for (let i = 0; i < W; i++) logZ[i] = g[bs + 2 * i] + Math.log(g[bs + 2 * i + 1]);
+          A.release(bl, W * V + 4);
+          A.release(bs, 2 * W);
+        } else {
+          for (let i = 0; i < W; i++) {
+            let max = -Infinity;
+            for (let j = i * V; j < (i + 1) * V; j++) if (logits[j] > max) max = logits[j];
+            let sum = 0;
+            for (let j = i * V; j < (i + 1) * V; j++) sum += Math.exp(logits[j] - max);
+            logZ[i] = max + Math.log(sum);
+          }
         }
       }
-      addInPlace(x, matmul(act, N, L.down));
+      return { logits, logZ, first, counts };
+    } finally {
+      A.release(bx, N * d);
+      A.release(bh, N * d);
+      A.release(bt, N * d);
+      A.release(bqkv, N * width);
+      A.release(battn, N * this.qDim);
+      A.release(bgu, N * 2 * I);
+      A.release(bact, N * I);
     }
-    for (const inp of inputs) inp.cache.own += inp.tokens.length;
-
-    // Logits only for the rows that asked.
-    const want: number[] = [];
-    r = 0;
-    for (const inp of inputs) {
-      const n = inp.tokens.length;
-      if (inp.logits === "all") for (let i = 0; i < n; i++) want.push(r + i);
-      else if (inp.logits === "last" && n > 0) want.push(r + n - 1);
-      r += n;
-    }
-    const out: Float32Array[] = [];
-    if (want.length === 0) return inputs.map(() => new Float32Array(0));
-    const sel = new Float32Array(want.length * d);
-    want.forEach((row, i) => sel.set(x.subarray(row * d, row * d + d), i * d));
-    const hs = new Float32Array(want.length * d);
-    rmsNormRows(sel, this.finalNorm, hs, want.length, d, cfg.rmsNormEps);
-    const logits = matmul(hs, want.length, this.head);
-    let w = 0;
-    for (const inp of inputs) {
-      const count = inp.logits === "all" ? inp.tokens.length : inp.logits === "last" && inp.tokens.length > 0 ? 1 : 0;
-      out.push(logits.slice(w * V, (w + count) * V));
-      w += count;
-    }
-    return out;
   }
 
-  /** Rotary positions on q and k (in place in `qkv`), then k and v into each sequence's cache. */
-  private ropeAndStore(qkv: Float32Array, N: number, rowSeq: Int32Array, rowPos: Int32Array, inputs: readonly StepInput[], layer: number): void {
+  /** out rows = x rows / rms · weight (offsets in floats; `wOff` is the weight's copy in the arena). */
+  private rmsNorm(x: number, weight: Float32Array, wOff: number, out: number, rows: number): void {
+    const d = this.config.hiddenSize;
+    const eps = this.config.rmsNormEps;
+    if (this.useKernels) {
+      this.arena.kernels.rmsNorm(x * 4, wOff * 4, out * 4, rows, d * 4, d, eps);
+      return;
+    }
+    const f = this.arena.f32;
+    for (let r = 0; r < rows; r++) {
+      const b = x + r * d;
+      let ss = 0;
+      for (let j = 0; j < d; j++) ss += f[b + j] * f[b + j];
+      const inv = 1 / Math.sqrt(ss / d + eps);
+      const o = out + r * d;
+      for (let j = 0; j < d; j++) f[o + j] = f[b + j] * inv * weight[j];
+    }
+  }
+
+  private addTo(x: number, y: number, n: number): void {
+    if (this.useKernels) {
+      this.arena.kernels.addTo(x * 4, y * 4, n * 4);
+      return;
+    }
+    const f = this.arena.f32;
+    for (let i = 0; i < n; i++) f[x + i] += f[y + i];
+  }
+
+  /** act = silu(gate) · up for every row of gu = [gate | up]. */
+  private swiGlu(gu: number, act: number, rows: number): void {
+    const I = this.config.intermediateSize;
+    if (this.useKernels) {
+      this.arena.kernels.swiGlu(gu * 4, act * 4, rows, I * 4);
+      return;
+    }
+    const f = this.arena.f32;
+    for (let row = 0; row < rows; row++) {
+      const gb = gu + row * 2 * I;
+      const ab = act + row * I;
+      for (let j = 0; j < I; j++) {
+        const g = f[gb + j];
+        f[ab + j] = (g / (1 + Math.exp(-g))) * f[gb + I + j];
+      }
+    }
+  }
+
+  /** Rotary positions on q and k (in place in the qkv rows at float offset `qkv`), then k and v into each sequence's cache. */
+  private ropeAndStore(f32: Float32Array, qkvOff: number, N: number, rowSeq: Int32Array, rowPos: Int32Array, inputs: readonly StepInput[], layer: number): void {
     const hd = this.config.headDim;
     const half = hd / 2;
     const width = this.qDim + 2 * this.kvDim;
@@ -273,36 +386,26 @@ export class InferenceModel {
     for (let row = 0; row < N; row++) {
       const pos = rowPos[row];
       const cb = pos * hd;
-      const base = row * width;
+      const base = qkvOff + row * width;
       for (let hIdx = 0; hIdx < heads; hIdx++) {
         const o = base + hIdx * hd;
         for (let i = 0; i < half; i++) {
-          const a = qkv[o + i];
-          const b = qkv[o + half + i];
+          const a = f32[o + i];
+          const b = f32[o + half + i];
           // x·cos + rotate_half(x)·sin, rotate_half(x) = [−x2, x1]; rounded to float32 like torch.
-          qkv[o + i] = Math.fround(Math.fround(a * cos[cb + i]) + Math.fround(-b * sin[cb + i]));
-          qkv[o + half + i] = Math.fround(Math.fround(b * cos[cb + half + i]) + Math.fround(a * sin[cb + half + i]));
+          f32[o + i] = Math.fround(Math.fround(a * cos[cb + i]) + Math.fround(-b * sin[cb + i]));
+          f32[o + half + i] = Math.fround(Math.fround(b * cos[cb + half + i]) + Math.fround(a * sin[cb + half + i]));
         }
       }
       const cache = inputs[rowSeq[row]].cache;
       const slot = (pos - cache.base) * this.kvDim;
-      const f32 = this.arena.f32;
-      f32.set(qkv.subarray(base + this.qDim, base + this.qDim + this.kvDim), cache.kOffset(layer) + slot);
-      f32.set(qkv.subarray(base + this.qDim + this.kvDim, base + width), cache.vOffset(layer) + slot);
+      f32.copyWithin(cache.kOffset(layer) + slot, base + this.qDim, base + this.qDim + this.kvDim);
+      f32.copyWithin(cache.vOffset(layer) + slot, base + this.qDim + this.kvDim, base + width);
     }
   }
 
   /** Causal attention of each row over its own sequence (parent positions, then own ones up to the row). */
-  private attention(qkv: Float32Array, N: number, rowSeq: Int32Array, rowPos: Int32Array, inputs: readonly StepInput[], layer: number, out: Float32Array): void {
-    if (this.useKernels) this.attentionSimd(qkv, N, rowSeq, rowPos, inputs, layer, out);
-    else this.attentionJs(qkv, N, rowSeq, rowPos, inputs, layer, out);
-  }
-
-  /**
-   * Wasm SIMD version: per row and head, q·K over the two cache segments (kernel), softmax in JS, p·V
-   * (kernel). The hot loop of decoding.
-   */
-  private attentionSimd(qkv: Float32Array, N: number, rowSeq: Int32Array, rowPos: Int32Array, inputs: readonly StepInput[], layer: number, out: Float32Array): void {
+  private attention(f32: Float32Array, qkvOff: number, N: number, rowSeq: Int32Array, rowPos: Int32Array, inputs: readonly StepInput[], layer: number, out: number, scratch: number): void {
     const cfg = this.config;
     const hd = cfg.headDim;
     const H = cfg.numAttentionHeads;
@@ -311,60 +414,20 @@ export class InferenceModel {
     const qDim = this.qDim;
     const width = qDim + 2 * kvDim;
     const scale = 1 / Math.sqrt(hd);
-    const { scores, accum } = this.arena.kernels;
-    let maxT = 0;
-    for (let row = 0; row < N; row++) maxT = Math.max(maxT, rowPos[row] + 1);
-    const qS = this.arena.ensureScratch(2 * hd + maxT);
-    const oS = qS + hd;
-    const sS = oS + hd;
-    const f32 = this.arena.f32; // after ensureScratch, which may grow the memory
-    const hdB = hd * 4;
-    const strideB = kvDim * 4;
-    for (let row = 0; row < N; row++) {
-      const cache = inputs[rowSeq[row]].cache;
-      const T = rowPos[row] + 1;
-      const P = Math.min(cache.base, T);
-      const parent = cache.parent;
-      const kp = parent !== null ? parent.kOffset(layer) : 0;
-      const vp = parent !== null ? parent.vOffset(layer) : 0;
-      const ko = cache.kOffset(layer);
-      const vo = cache.vOffset(layer);
-      for (let h = 0; h < H; h++) {
-        const kvOff = Math.floor(h / rep) * hd;
-        const qo = row * width + h * hd;
-        f32.set(qkv.subarray(qo, qo + hd), qS);
-        if (P > 0) scores(qS * 4, (kp + kvOff) * 4, P, hdB, strideB, scale, sS * 4);
-        if (T > P) scores(qS * 4, (ko + kvOff) * 4, T - P, hdB, strideB, scale, (sS + P) * 4);
-        let max = -Infinity;
-        for (let t = sS; t < sS + T; t++) if (f32[t] > max) max = f32[t];
-        let sum = 0;
-        for (let t = sS; t < sS + T; t++) {
-          const e = Math.exp(f32[t] - max);
-          f32[t] = e;
-          sum += e;
-        }
-        const inv = 1 / sum;
-        for (let t = sS; t < sS + T; t++) f32[t] *= inv;
-        f32.fill(0, oS, oS + hd);
-        if (P > 0) accum(sS * 4, (vp + kvOff) * 4, P, hdB, strideB, oS * 4);
-        if (T > P) accum((sS + P) * 4, (vo + kvOff) * 4, T - P, hdB, strideB, oS * 4);
-        out.set(f32.subarray(oS, oS + hd), row * qDim + h * hd);
+    if (this.useKernels) {
+      // One wasm call per row: all heads, scores, softmax and the weighted sum of values.
+      const attendRow = this.arena.kernels.attendRow;
+      for (let row = 0; row < N; row++) {
+        const cache = inputs[rowSeq[row]].cache;
+        const T = rowPos[row] + 1;
+        const P = Math.min(cache.base, T);
+        const parent = cache.parent;
+        const kp = parent !== null ? parent.kOffset(layer) : 0;
+        const vp = parent !== null ? parent.vOffset(layer) : 0;
+        attendRow((qkvOff + row * width) * 4, kp * 4, vp * 4, P, cache.kOffset(layer) * 4, cache.vOffset(layer) * 4, T - P, H, rep, hd * 4, kvDim * 4, scale, scratch * 4, (out + row * qDim) * 4);
       }
+      return;
     }
-  }
-
-  /** Plain JavaScript version (head widths that are not a multiple of 4, or no wasm SIMD). */
-  private attentionJs(qkv: Float32Array, N: number, rowSeq: Int32Array, rowPos: Int32Array, inputs: readonly StepInput[], layer: number, out: Float32Array): void {
-    const cfg = this.config;
-    const hd = cfg.headDim;
-    const H = cfg.numAttentionHeads;
-    const kvHeads = cfg.numKeyValueHeads;
-    const rep = H / kvHeads;
-    const kvDim = this.kvDim;
-    const qDim = this.qDim;
-    const width = qDim + 2 * kvDim;
-    const scale = 1 / Math.sqrt(hd);
-    const f32 = this.arena.f32;
     for (let row = 0; row < N; row++) {
       const cache = inputs[rowSeq[row]].cache;
       const T = rowPos[row] + 1;
@@ -378,10 +441,10 @@ export class InferenceModel {
       const vo = cache.vOffset(layer);
       for (let h = 0; h < H; h++) {
         const kvOff = Math.floor(h / rep) * hd;
-        const qo = row * width + h * hd;
+        const qo = qkvOff + row * width + h * hd;
         let max = -Infinity;
         for (let t = 0; t < T; t++) {
-          const s = dot(qkv, qo, f32, (t < P ? kp + t * kvDim : ko + (t - P) * kvDim) + kvOff, hd) * scale;
+          const s = dot(f32, qo, f32, (t < P ? kp + t * kvDim : ko + (t - P) * kvDim) + kvOff, hd) * scale;
           scores[t] = s;
           if (s > max) max = s;
         }
@@ -392,9 +455,9 @@ export class InferenceModel {
           sum += e;
         }
         const inv = 1 / sum;
-        const ob = row * qDim + h * hd;
-        out.fill(0, ob, ob + hd);
-        for (let t = 0; t < T; t++) axpy(out, ob, f32, (t < P ? vp + t * kvDim : vo + (t - P) * kvDim) + kvOff, scores[t] * inv, hd);
+        const ob = out + row * qDim + h * hd;
+        f32.fill(0, ob, ob + hd);
+        for (let t = 0; t < T; t++) axpy(f32, ob, f32, (t < P ? vp + t * kvDim : vo + (t - P) * kvDim) + kvOff, scores[t] * inv, hd);
       }
     }
   }
@@ -442,18 +505,27 @@ function matmul(x: Float32Array, rows: number, w: tf.Tensor2D): Float32Array {
   return out;
 }
 
-function rmsNormRows(x: Float32Array, weight: Float32Array, out: Float32Array, rows: number, d: number, eps: number): void {
-  for (let r = 0; r < rows; r++) {
-    const b = r * d;
-    let ss = 0;
-    for (let j = 0; j < d; j++) ss += x[b + j] * x[b + j];
-    const inv = 1 / Math.sqrt(ss / d + eps);
-    for (let j = 0; j < d; j++) out[b + j] = x[b + j] * inv * weight[j];
-  }
+/** The wasm backend's heap and a tensor's offset in it, to copy results out without an intermediate array. */
+interface WasmBackendInternals {
+  wasm: { HEAPF32: Float32Array };
+  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
 }
 
-function addInPlace(x: Float32Array, y: Float32Array): void {
-  for (let i = 0; i < x.length && i < y.length; i++) x[i] += y[i];
+/** f32[x … x + rows·in] · W into f32[dst …] (float offsets), copying straight from the tfjs wasm heap when it can. */
+function matmulInto(f32: Float32Array, x: number, rows: number, w: tf.Tensor2D, dst: number): void {
+  const [inDim, outDim] = w.shape;
+  const a = tf.tensor2d(f32.subarray(x, x + rows * inDim), [rows, inDim]);
+  const y = tf.matMul(a, w);
+  const be = tf.backend() as unknown as Partial<WasmBackendInternals>;
+  const info = be.dataIdMap?.get(y.dataId);
+  if (be.wasm?.HEAPF32 !== undefined && info !== undefined && typeof info.memoryOffset === "number") {
+    const off = info.memoryOffset / 4;
+    f32.set(be.wasm.HEAPF32.subarray(off, off + rows * outDim), dst);
+  } else {
+    f32.set(y.dataSync() as Float32Array, dst);
+  }
+  a.dispose();
+  y.dispose();
 }
 
 /** Column-concatenates [d, w_i] matrices into [d, Σ w_i]. */

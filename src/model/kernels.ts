@@ -1,173 +1,300 @@
 /**
- * Hand-written WebAssembly SIMD kernels for decode-time attention, and the memory arena that holds the KV
- * caches they read. Attention over a cache is ~60% of decoding a ~1M-parameter model in plain JavaScript
- * (scalar float64 loops); the same loops in wasm f32x4 run several times faster. Matrix products stay on
- * tfjs (XNNPACK); these kernels only cover what tfjs cannot batch: every row attending to its own cache.
+ * Hand-written WebAssembly SIMD kernels for everything in the inference path that is not a matrix product
+ * (those stay on tfjs / XNNPACK), and the memory arena that holds the KV caches and the forward pass's
+ * per-row buffers. Small models spend most of their time outside the matrix products: attention over each
+ * row's own cache, norms, the SwiGLU gate, residual adds and log-softmax over the vocabulary. In plain
+ * JavaScript those are scalar float64 loops with `Math.exp`; here they are f32x4 loops, with the exponential
+ * computed in SIMD by a Cephes-style polynomial (relative error ≈ 1e-7, like float32 `expf`).
  *
- * The module is assembled here byte by byte (no toolchain at run time) from this WAT-equivalent:
+ * Every kernel reads and writes only the rows it is given and processes each row with the same instruction
+ * sequence whatever the number of rows, so results never depend on the batch (the sampling contract).
  *
- *   (func $scores (param $q i32) (param $k i32) (param $n i32) (param $hdBytes i32) (param $strideBytes i32)
- *                 (param $scale f32) (param $out i32)
- *     ;; out[t] = scale · Σ_j q[j]·k[t·stride + j]   for t < n (4 lanes accumulated, then (l0+l1)+(l2+l3))
- *   (func $accum  (param $p i32) (param $v i32) (param $n i32) (param $hdBytes i32) (param $strideBytes i32)
- *                 (param $out i32)
- *     ;; out[j] += Σ_t p[t] · v[t·stride + j]      for j < hd (each 4-lane chunk summed over t in order)
- *
- * All addresses are byte offsets into the imported memory; hd must be a multiple of 4.
+ * The module is assembled at load time from the WAT below (src/model/wasm-asm.ts); no toolchain is needed.
+ * All addresses are byte offsets into the imported memory; widths given in bytes must be multiples of 16
+ * (head width, hidden size and MLP width multiples of 4), except where a kernel says it handles tails.
  */
+import { assembleModule, type WasmFunction } from "./wasm-asm.js";
 
-const I32 = 0x7f;
-const F32 = 0x7d;
-const V128 = 0x7b;
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
+/** Leaves exp($x) (f32x4) on the stack; clobbers $x and $n (v128 locals). */
+function exp4(x: string, n: string): string {
+  return `
+    local.get ${x} f32x4.const -87.33654 f32x4.max f32x4.const 88.0 f32x4.min local.set ${x}
+    local.get ${x} f32x4.const 1.44269504 f32x4.mul f32x4.nearest local.set ${n}
+    ;; r = x - n·ln2 (in two parts, so r is exact enough)
+    local.get ${x} local.get ${n} f32x4.const 0.693359375 f32x4.mul f32x4.sub
+    local.get ${n} f32x4.const -2.12194440e-4 f32x4.mul f32x4.sub local.set ${x}
+    ;; e^r ≈ 1 + r + r²·P(r)
+    local.get ${x} f32x4.const 1.9875691500e-4 f32x4.mul f32x4.const 1.3981999507e-3 f32x4.add
+    local.get ${x} f32x4.mul f32x4.const 8.3334519073e-3 f32x4.add
+    local.get ${x} f32x4.mul f32x4.const 4.1665795894e-2 f32x4.add
+    local.get ${x} f32x4.mul f32x4.const 1.6666665459e-1 f32x4.add
+    local.get ${x} f32x4.mul f32x4.const 5.0000001201e-1 f32x4.add
+    local.get ${x} local.get ${x} f32x4.mul f32x4.mul
+    local.get ${x} f32x4.add f32x4.const 1 f32x4.add
+    ;; · 2^n, built in the exponent bits
+    local.get ${n} i32x4.trunc_sat_f32x4_s i32x4.const 127 127 127 127 i32x4.add i32.const 23 i32x4.shl
+    f32x4.mul`;
 }
 
-function vec(items: number[][]): number[] {
-  return [...uleb(items.length), ...items.flat()];
+/** Horizontal sum of a v128 local as ((l0 + l1) + (l2 + l3)). */
+function hsum(v: string): string {
+  return `local.get ${v} f32x4.extract_lane 0 local.get ${v} f32x4.extract_lane 1 f32.add
+    local.get ${v} f32x4.extract_lane 2 local.get ${v} f32x4.extract_lane 3 f32.add f32.add`;
 }
 
-function section(id: number, body: number[]): number[] {
-  return [id, ...uleb(body.length), ...body];
-}
-
-function name(s: string): number[] {
-  const b = Array.from(new TextEncoder().encode(s));
-  return [...uleb(b.length), ...b];
-}
-
-// Instructions used below.
-const get = (i: number): number[] => [0x20, i];
-const set = (i: number): number[] => [0x21, i];
-const i32c = (v: number): number[] => [0x41, ...sleb(v)];
-const I32_ADD = [0x6a];
-const I32_GE_U = [0x4f];
-const F32_ADD = [0x92];
-const F32_MUL = [0x94];
-const F32_LOAD = [0x2a, 2, 0];
-const F32_STORE = [0x38, 2, 0];
-const V128_LOAD = [0xfd, ...uleb(0x00), 0, 0];
-const V128_STORE = [0xfd, ...uleb(0x0b), 0, 0];
-const V128_ZERO = [0xfd, ...uleb(0x0c), ...new Array(16).fill(0)];
-const F32X4_SPLAT = [0xfd, ...uleb(0x13)];
-const lane = (l: number): number[] => [0xfd, ...uleb(0x1f), l];
-const F32X4_ADD = [0xfd, ...uleb(0xe4)];
-const F32X4_MUL = [0xfd, ...uleb(0xe6)];
-const BLOCK = [0x02, 0x40];
-const LOOP = [0x03, 0x40];
-const END = [0x0b];
-const br = (d: number): number[] => [0x0c, d];
-const brIf = (d: number): number[] => [0x0d, d];
-
-function sleb(v: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = v & 0x7f;
-    v >>= 7;
-    if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-}
-
-function buildModule(): Uint8Array {
-  // $scores params: 0 q, 1 k, 2 n, 3 hdBytes, 4 strideBytes, 5 scale, 6 out; locals: 7 t, 8 j, 9 acc (v128)
-  const scores = [
-    ...BLOCK,
-    ...LOOP,
-    ...get(7), ...get(2), ...I32_GE_U, ...brIf(1),
-    ...V128_ZERO, ...set(9),
-    ...i32c(0), ...set(8),
-    ...BLOCK,
-    ...LOOP,
-    ...get(8), ...get(3), ...I32_GE_U, ...brIf(1),
-    ...get(9),
-    ...get(0), ...get(8), ...I32_ADD, ...V128_LOAD,
-    ...get(1), ...get(8), ...I32_ADD, ...V128_LOAD,
-    ...F32X4_MUL, ...F32X4_ADD, ...set(9),
-    ...get(8), ...i32c(16), ...I32_ADD, ...set(8),
-    ...br(0),
-    ...END,
-    ...END,
-    // out[t] = ((l0 + l1) + (l2 + l3)) * scale
-    ...get(6),
-    ...get(9), ...lane(0), ...get(9), ...lane(1), ...F32_ADD,
-    ...get(9), ...lane(2), ...get(9), ...lane(3), ...F32_ADD,
-    ...F32_ADD, ...get(5), ...F32_MUL,
-    ...F32_STORE,
-    ...get(6), ...i32c(4), ...I32_ADD, ...set(6),
-    ...get(1), ...get(4), ...I32_ADD, ...set(1),
-    ...get(7), ...i32c(1), ...I32_ADD, ...set(7),
-    ...br(0),
-    ...END,
-    ...END,
-  ];
-  // $accum params: 0 p, 1 v, 2 n, 3 hdBytes, 4 strideBytes, 5 out; locals: 6 t, 7 j, 8 acc (v128), 9 pp, 10 vv.
-  // Column chunks outside, positions inside: each 4-lane chunk of out stays in a register over all t.
-  const accum = [
-    ...BLOCK,
-    ...LOOP,
-    ...get(7), ...get(3), ...I32_GE_U, ...brIf(1),
-    ...get(5), ...get(7), ...I32_ADD, ...V128_LOAD, ...set(8),
-    ...get(0), ...set(9),
-    ...get(1), ...get(7), ...I32_ADD, ...set(10),
-    ...i32c(0), ...set(6),
-    ...BLOCK,
-    ...LOOP,
-    ...get(6), ...get(2), ...I32_GE_U, ...brIf(1),
-    ...get(8),
-    ...get(9), ...F32_LOAD, ...F32X4_SPLAT,
-    ...get(10), ...V128_LOAD,
-    ...F32X4_MUL, ...F32X4_ADD, ...set(8),
-    ...get(9), ...i32c(4), ...I32_ADD, ...set(9),
-    ...get(10), ...get(4), ...I32_ADD, ...set(10),
-    ...get(6), ...i32c(1), ...I32_ADD, ...set(6),
-    ...br(0),
-    ...END,
-    ...END,
-    ...get(5), ...get(7), ...I32_ADD, ...get(8), ...V128_STORE,
-    ...get(7), ...i32c(16), ...I32_ADD, ...set(7),
-    ...br(0),
-    ...END,
-    ...END,
-  ];
-  const body = (locals: number[][], code: number[]): number[] => {
-    const f = [...vec(locals), ...code, ...END];
-    return [...uleb(f.length), ...f];
-  };
-  const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([
-      [0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [F32], [I32]]), ...vec([])],
-      [0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32]]), ...vec([])],
-    ])),
-    ...section(2, vec([[...name("env"), ...name("memory"), 0x02, 0x00, ...uleb(1)]])),
-    ...section(3, vec([[0], [1]])),
-    ...section(7, vec([
-      [...name("scores"), 0x00, 0],
-      [...name("accum"), 0x00, 1],
-    ])),
-    ...section(10, vec([
-      body([[2, I32], [1, V128]], scores),
-      body([[2, I32], [1, V128], [2, I32]], accum),
-    ])),
-  ];
-  return Uint8Array.from(bytes);
-}
+const FUNCTIONS: WasmFunction[] = [
+  {
+    // out[t] = scale · q·k_t for t < n, keys `stride` bytes apart.
+    name: "scores",
+    params: [["q", "i32"], ["k", "i32"], ["n", "i32"], ["hdB", "i32"], ["strideB", "i32"], ["scale", "f32"], ["out", "i32"]],
+    locals: [["t", "i32"], ["j", "i32"], ["acc", "v128"]],
+    body: `
+      block loop
+        local.get $t local.get $n i32.ge_u br_if 1
+        f32x4.const 0 local.set $acc
+        i32.const 0 local.set $j
+        block loop
+          local.get $j local.get $hdB i32.ge_u br_if 1
+          local.get $acc
+          local.get $q local.get $j i32.add v128.load
+          local.get $k local.get $j i32.add v128.load
+          f32x4.mul f32x4.add local.set $acc
+          local.get $j i32.const 16 i32.add local.set $j
+          br 0
+        end end
+        local.get $out ${hsum("$acc")} local.get $scale f32.mul f32.store
+        local.get $out i32.const 4 i32.add local.set $out
+        local.get $k local.get $strideB i32.add local.set $k
+        local.get $t i32.const 1 i32.add local.set $t
+        br 0
+      end end`,
+  },
+  {
+    // out[j] += Σ_t p[t] · v_t[j] for j < hd (each 4-lane chunk of out kept in a register over all t).
+    name: "accum",
+    params: [["p", "i32"], ["v", "i32"], ["n", "i32"], ["hdB", "i32"], ["strideB", "i32"], ["out", "i32"]],
+    locals: [["t", "i32"], ["j", "i32"], ["acc", "v128"], ["pp", "i32"], ["vv", "i32"]],
+    body: `
+      block loop
+        local.get $j local.get $hdB i32.ge_u br_if 1
+        local.get $out local.get $j i32.add v128.load local.set $acc
+        local.get $p local.set $pp
+        local.get $v local.get $j i32.add local.set $vv
+        i32.const 0 local.set $t
+        block loop
+          local.get $t local.get $n i32.ge_u br_if 1
+          local.get $acc
+          local.get $pp f32.load f32x4.splat
+          local.get $vv v128.load
+          f32x4.mul f32x4.add local.set $acc
+          local.get $pp i32.const 4 i32.add local.set $pp
+          local.get $vv local.get $strideB i32.add local.set $vv
+          local.get $t i32.const 1 i32.add local.set $t
+          br 0
+        end end
+        local.get $out local.get $j i32.add local.get $acc v128.store
+        local.get $j i32.const 16 i32.add local.set $j
+        br 0
+      end end`,
+  },
+  {
+    // Causal attention of one row, all heads: softmax(scale · q_h·K) · V over the parent segment (P keys at
+    // kp/vp) then the own segment (n keys at ko/vo); head h reads kv head ⌊h / rep⌋. s: scratch for P + n + 4
+    // floats. out: H·hd floats.
+    name: "attendRow",
+    params: [
+      ["q", "i32"], ["kp", "i32"], ["vp", "i32"], ["P", "i32"], ["ko", "i32"], ["vo", "i32"], ["n", "i32"],
+      ["H", "i32"], ["rep", "i32"], ["hdB", "i32"], ["strideB", "i32"], ["scale", "f32"], ["s", "i32"], ["out", "i32"],
+    ],
+    locals: [
+      ["h", "i32"], ["kv", "i32"], ["qh", "i32"], ["oh", "i32"], ["T", "i32"], ["t", "i32"], ["max", "f32"],
+      ["acc", "v128"], ["x", "v128"], ["e", "v128"], ["inv", "v128"],
+    ],
+    body: `
+      local.get $P local.get $n i32.add local.set $T
+      block loop
+        local.get $h local.get $H i32.ge_u br_if 1
+        local.get $h local.get $rep i32.div_u local.get $hdB i32.mul local.set $kv
+        local.get $q local.get $h local.get $hdB i32.mul i32.add local.set $qh
+        local.get $out local.get $h local.get $hdB i32.mul i32.add local.set $oh
+        local.get $P if
+          local.get $qh local.get $kp local.get $kv i32.add local.get $P local.get $hdB local.get $strideB local.get $scale local.get $s call $scores
+        end
+        local.get $n if
+          local.get $qh local.get $ko local.get $kv i32.add local.get $n local.get $hdB local.get $strideB local.get $scale
+          local.get $s local.get $P i32.const 4 i32.mul i32.add call $scores
+        end
+        ;; max
+        f32.const -Infinity local.set $max
+        i32.const 0 local.set $t
+        block loop
+          local.get $t local.get $T i32.ge_u br_if 1
+          local.get $max local.get $s local.get $t i32.const 4 i32.mul i32.add f32.load f32.max local.set $max
+          local.get $t i32.const 1 i32.add local.set $t
+          br 0
+        end end
+        ;; e = exp(s - max), lanes past T zeroed; acc = Σ e
+        f32x4.const 0 local.set $acc
+        i32.const 0 local.set $t
+        block loop
+          local.get $t local.get $T i32.ge_u br_if 1
+          local.get $s local.get $t i32.const 4 i32.mul i32.add v128.load local.get $max f32x4.splat f32x4.sub local.set $x
+          ${exp4("$x", "$e")}
+          local.get $t i32x4.splat i32x4.const 0 1 2 3 i32x4.add local.get $T i32x4.splat i32x4.lt_s v128.and
+          local.set $x
+          local.get $s local.get $t i32.const 4 i32.mul i32.add local.get $x v128.store
+          local.get $acc local.get $x f32x4.add local.set $acc
+          local.get $t i32.const 4 i32.add local.set $t
+          br 0
+        end end
+        f32.const 1 ${hsum("$acc")} f32.div f32x4.splat local.set $inv
+        i32.const 0 local.set $t
+        block loop
+          local.get $t local.get $T i32.ge_u br_if 1
+          local.get $s local.get $t i32.const 4 i32.mul i32.add
+          local.get $s local.get $t i32.const 4 i32.mul i32.add v128.load local.get $inv f32x4.mul v128.store
+          local.get $t i32.const 4 i32.add local.set $t
+          br 0
+        end end
+        ;; out_h = Σ p_t v_t
+        i32.const 0 local.set $t
+        block loop
+          local.get $t local.get $hdB i32.ge_u br_if 1
+          local.get $oh local.get $t i32.add f32x4.const 0 v128.store
+          local.get $t i32.const 16 i32.add local.set $t
+          br 0
+        end end
+        local.get $P if
+          local.get $s local.get $vp local.get $kv i32.add local.get $P local.get $hdB local.get $strideB local.get $oh call $accum
+        end
+        local.get $n if
+          local.get $s local.get $P i32.const 4 i32.mul i32.add local.get $vo local.get $kv i32.add local.get $n local.get $hdB local.get $strideB local.get $oh call $accum
+        end
+        local.get $h i32.const 1 i32.add local.set $h
+        br 0
+      end end`,
+  },
+  {
+    // out = x / sqrt(mean(x²) + eps) · w, per row of dB bytes.
+    name: "rmsNorm",
+    params: [["x", "i32"], ["w", "i32"], ["out", "i32"], ["rows", "i32"], ["dB", "i32"], ["d", "f32"], ["eps", "f32"]],
+    locals: [["r", "i32"], ["j", "i32"], ["acc", "v128"], ["v", "v128"], ["inv", "v128"]],
+    body: `
+      block loop
+        local.get $r local.get $rows i32.ge_u br_if 1
+        f32x4.const 0 local.set $acc
+        i32.const 0 local.set $j
+        block loop
+          local.get $j local.get $dB i32.ge_u br_if 1
+          local.get $x local.get $j i32.add v128.load local.set $v
+          local.get $acc local.get $v local.get $v f32x4.mul f32x4.add local.set $acc
+          local.get $j i32.const 16 i32.add local.set $j
+          br 0
+        end end
+        f32.const 1 ${hsum("$acc")} local.get $d f32.div local.get $eps f32.add f32.sqrt f32.div f32x4.splat local.set $inv
+        i32.const 0 local.set $j
+        block loop
+          local.get $j local.get $dB i32.ge_u br_if 1
+          local.get $out local.get $j i32.add
+          local.get $x local.get $j i32.add v128.load local.get $inv f32x4.mul
+          local.get $w local.get $j i32.add v128.load f32x4.mul
+          v128.store
+          local.get $j i32.const 16 i32.add local.set $j
+          br 0
+        end end
+        local.get $x local.get $dB i32.add local.set $x
+        local.get $out local.get $dB i32.add local.set $out
+        local.get $r i32.const 1 i32.add local.set $r
+        br 0
+      end end`,
+  },
+  {
+    // act = silu(gate) · up per row; gu rows are [gate (IB bytes) | up (IB bytes)].
+    name: "swiGlu",
+    params: [["gu", "i32"], ["act", "i32"], ["rows", "i32"], ["IB", "i32"]],
+    locals: [["r", "i32"], ["j", "i32"], ["g", "v128"], ["x", "v128"], ["e", "v128"]],
+    body: `
+      block loop
+        local.get $r local.get $rows i32.ge_u br_if 1
+        i32.const 0 local.set $j
+        block loop
+          local.get $j local.get $IB i32.ge_u br_if 1
+          local.get $gu local.get $j i32.add v128.load local.tee $g f32x4.neg local.set $x
+          local.get $act local.get $j i32.add
+          local.get $g f32x4.const 1 ${exp4("$x", "$e")} f32x4.add f32x4.div
+          local.get $gu local.get $IB i32.add local.get $j i32.add v128.load f32x4.mul
+          v128.store
+          local.get $j i32.const 16 i32.add local.set $j
+          br 0
+        end end
+        local.get $gu local.get $IB i32.add local.get $IB i32.add local.set $gu
+        local.get $act local.get $IB i32.add local.set $act
+        local.get $r i32.const 1 i32.add local.set $r
+        br 0
+      end end`,
+  },
+  {
+    // x += y over nB bytes.
+    name: "addTo",
+    params: [["x", "i32"], ["y", "i32"], ["nB", "i32"]],
+    locals: [["j", "i32"]],
+    body: `
+      block loop
+        local.get $j local.get $nB i32.ge_u br_if 1
+        local.get $x local.get $j i32.add
+        local.get $x local.get $j i32.add v128.load local.get $y local.get $j i32.add v128.load f32x4.add
+        v128.store
+        local.get $j i32.const 16 i32.add local.set $j
+        br 0
+      end end`,
+  },
+  {
+    // Per row of n floats (any n; rows packed, up to 3 floats read past the last row): stats[2r] = max,
+    // stats[2r + 1] = Σ exp(x - max). The caller forms log Z = max + log(sum).
+    name: "softmaxStats",
+    params: [["x", "i32"], ["rows", "i32"], ["n", "i32"], ["stats", "i32"]],
+    locals: [["r", "i32"], ["t", "i32"], ["max", "f32"], ["acc", "v128"], ["v", "v128"], ["e", "v128"]],
+    body: `
+      block loop
+        local.get $r local.get $rows i32.ge_u br_if 1
+        f32.const -Infinity local.set $max
+        i32.const 0 local.set $t
+        block loop
+          local.get $t local.get $n i32.ge_u br_if 1
+          local.get $max local.get $x local.get $t i32.const 4 i32.mul i32.add f32.load f32.max local.set $max
+          local.get $t i32.const 1 i32.add local.set $t
+          br 0
+        end end
+        f32x4.const 0 local.set $acc
+        i32.const 0 local.set $t
+        block loop
+          local.get $t local.get $n i32.ge_u br_if 1
+          local.get $x local.get $t i32.const 4 i32.mul i32.add v128.load local.get $max f32x4.splat f32x4.sub local.set $v
+          local.get $acc
+          ${exp4("$v", "$e")}
+          local.get $t i32x4.splat i32x4.const 0 1 2 3 i32x4.add local.get $n i32x4.splat i32x4.lt_s v128.and
+          f32x4.add local.set $acc
+          local.get $t i32.const 4 i32.add local.set $t
+          br 0
+        end end
+        local.get $stats local.get $max f32.store
+        local.get $stats ${hsum("$acc")} f32.store offset=4
+        local.get $stats i32.const 8 i32.add local.set $stats
+        local.get $x local.get $n i32.const 4 i32.mul i32.add local.set $x
+        local.get $r i32.const 1 i32.add local.set $r
+        br 0
+      end end`,
+  },
+];
 
 interface KernelExports {
   scores(q: number, k: number, n: number, hdBytes: number, strideBytes: number, scale: number, out: number): void;
   accum(p: number, v: number, n: number, hdBytes: number, strideBytes: number, out: number): void;
+  attendRow(q: number, kp: number, vp: number, P: number, ko: number, vo: number, n: number, H: number, rep: number, hdB: number, strideB: number, scale: number, s: number, out: number): void;
+  rmsNorm(x: number, w: number, out: number, rows: number, dB: number, d: number, eps: number): void;
+  swiGlu(gu: number, act: number, rows: number, IB: number): void;
+  addTo(x: number, y: number, nB: number): void;
+  softmaxStats(x: number, rows: number, n: number, stats: number): void;
 }
 
 // The project's TypeScript lib (ES2023, no DOM) does not declare the WebAssembly JS API; these are the few
@@ -188,7 +315,7 @@ let compiled: object | null = null;
 /** True where WebAssembly SIMD is available (Node ≥ 16.4). */
 export function simdAvailable(): boolean {
   try {
-    if (compiled === null) compiled = new wasm.Module(buildModule());
+    if (compiled === null) compiled = new wasm.Module(assembleModule(FUNCTIONS));
     return true;
   } catch {
     return false;
@@ -198,8 +325,9 @@ export function simdAvailable(): boolean {
 const PAGE = 65536;
 
 /**
- * A growable wasm memory with a size-class allocator, holding KV caches (and a scratch area for the
- * kernels). Float offsets stay valid across growth; `f32` is refreshed whenever the memory grows.
+ * A growable wasm memory with a size-class allocator, holding KV caches and per-forward buffers (and a
+ * scratch area for the kernels). Float offsets stay valid across growth; `f32` is refreshed whenever the
+ * memory grows.
  */
 export class KernelArena {
   readonly memory: WasmMemory;
@@ -213,7 +341,7 @@ export class KernelArena {
   private scratchSize = 0;
 
   constructor(initialBytes = 16 << 20) {
-    if (compiled === null) compiled = new wasm.Module(buildModule());
+    if (compiled === null) compiled = new wasm.Module(assembleModule(FUNCTIONS));
     this.memory = new wasm.Memory({ initial: Math.ceil(initialBytes / PAGE) });
     const instance = new wasm.Instance(compiled, { env: { memory: this.memory } });
     this.kernels = instance.exports as unknown as KernelExports;

@@ -4,7 +4,6 @@
  * with the distribution after prefix + continuation[<j]; position 0 uses the prefix's last logits.
  */
 import type { InferenceModel, StepInput } from "./inference.js";
-import { logSoftmax } from "./sampler.js";
 
 export type ScoreDistributions = "full" | "topk" | "none";
 
@@ -30,12 +29,14 @@ export function scoreContinuations(model: InferenceModel, prefixIds: readonly nu
   for (const ids of [prefixIds, ...continuations]) for (const id of ids) if (!Number.isInteger(id) || id < 0 || id >= V) throw new RangeError(`token id ${id} is outside the vocabulary`);
   if (opts.distributions === "topk" && !(Number.isInteger(opts.topK) && (opts.topK as number) > 0)) throw new RangeError("distributions 'topk' needs a positive topK");
   const prefixCache = model.newCache(prefixIds.length);
-  const [prefixLast] = model.forward([{ cache: prefixCache, tokens: prefixIds, logits: "last" }]);
-  const prefixLogp = logSoftmax(prefixLast);
+  const pre = model.forwardLogZ([{ cache: prefixCache, tokens: prefixIds, logits: "last" }]);
+  const prefixLogp = new Float32Array(V);
+  for (let v = 0; v < V; v++) prefixLogp[v] = pre.logits[v] - pre.logZ[0];
 
   const windowed = continuations.map((c) => (opts.window !== undefined ? c.slice(0, opts.window) : c.slice()));
   const results: ScoredTokens[] = new Array(windowed.length);
   const maxRows = opts.maxRowsPerStep ?? 4096;
+  const rowLogp = new Float32Array(V);
   let i = 0;
   while (i < windowed.length) {
     // A group of continuations whose tokens (less the last, whose successor is never scored) fit in maxRows.
@@ -46,16 +47,31 @@ export function scoreContinuations(model: InferenceModel, prefixIds: readonly nu
       group.push(i++);
     }
     const inputs: StepInput[] = group.map((g) => ({ cache: prefixCache.fork(windowed[g].length), tokens: windowed[g].slice(0, -1), logits: "all" }));
-    const logits = model.forward(inputs);
+    // All continuations' positions run as one batch of rows; log-probs are logits − log Z, formed only for
+    // what was asked (the picked token always; whole rows for "full" and "topk").
+    const { logits, logZ, first } = model.forwardLogZ(inputs);
     group.forEach((g, k) => {
       const ids = windowed[g];
-      const out: ScoredTokens = { tokenIds: ids, logprobs: [] };
+      const out: ScoredTokens = { tokenIds: ids, logprobs: new Array<number>(ids.length) };
+      // One buffer per continuation for its full distributions (positions ≥ 1 are views into it).
+      const full = opts.distributions === "full" && ids.length > 1 ? new Float32Array((ids.length - 1) * V) : null;
       if (opts.distributions === "full") out.fullLogprobs = [];
       if (opts.distributions === "topk") out.topLogprobs = [];
       for (let j = 0; j < ids.length; j++) {
-        const lp = j === 0 ? prefixLogp : logSoftmax(logits[k].subarray((j - 1) * V, j * V));
-        out.logprobs.push(lp[ids[j]]);
-        if (out.fullLogprobs) out.fullLogprobs.push(j === 0 ? Float32Array.from(lp) : lp);
+        if (j === 0) {
+          out.logprobs[0] = prefixLogp[ids[0]];
+          if (out.fullLogprobs) out.fullLogprobs.push(Float32Array.from(prefixLogp));
+          if (out.topLogprobs) out.topLogprobs.push(topKOf(prefixLogp, opts.topK as number));
+          continue;
+        }
+        const row = first[k] + j - 1;
+        const z = logZ[row];
+        const base = row * V;
+        out.logprobs[j] = Math.fround(logits[base + ids[j]] - z);
+        if (full === null && out.topLogprobs === undefined) continue;
+        const lp = full !== null ? full.subarray((j - 1) * V, j * V) : rowLogp;
+        for (let v = 0; v < V; v++) lp[v] = logits[base + v] - z;
+        if (out.fullLogprobs) out.fullLogprobs.push(lp);
         if (out.topLogprobs) out.topLogprobs.push(topKOf(lp, opts.topK as number));
       }
       results[g] = out;

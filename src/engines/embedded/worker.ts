@@ -41,9 +41,10 @@ port.on("message", (msg: Incoming) => {
   } else {
     try {
       const result = runtime.score(msg.prefix, msg.continuations, msg.options);
-      const transfer: ArrayBuffer[] = [];
-      for (const r of result) for (const f of r.fullLogprobs ?? []) transfer.push(f.buffer as ArrayBuffer);
-      port.postMessage({ type: "done", id: msg.id, result }, transfer);
+      // Distributions of one continuation share a buffer: list each buffer once.
+      const transfer = new Set<ArrayBuffer>();
+      for (const r of result) for (const f of r.fullLogprobs ?? []) transfer.add(f.buffer as ArrayBuffer);
+      port.postMessage({ type: "done", id: msg.id, result }, [...transfer]);
     } catch (err) {
       port.postMessage({ type: "fail", id: msg.id, message: errorText(err) });
     }
