@@ -44,25 +44,59 @@ function hsum(v: string): string {
 
 const FUNCTIONS: WasmFunction[] = [
   {
-    // out[t] = scale · q·k_t for t < n, keys `stride` bytes apart.
+    // out[t] = scale · q·k_t for t < n, keys `stride` bytes apart. Four keys at a time share each load of q
+    // and their four lane sums are reduced together by shuffles; every key's sum is ((l0 + l2) + (l1 + l3)).
     name: "scores",
     params: [["q", "i32"], ["k", "i32"], ["n", "i32"], ["hdB", "i32"], ["strideB", "i32"], ["scale", "f32"], ["out", "i32"]],
-    locals: [["t", "i32"], ["j", "i32"], ["acc", "v128"]],
+    locals: [
+      ["t", "i32"], ["j", "i32"], ["k1", "i32"], ["k2", "i32"], ["k3", "i32"],
+      ["a0", "v128"], ["a1", "v128"], ["a2", "v128"], ["a3", "v128"], ["qv", "v128"], ["s01", "v128"], ["s23", "v128"],
+    ],
     body: `
       block loop
-        local.get $t local.get $n i32.ge_u br_if 1
-        f32x4.const 0 local.set $acc
+        local.get $t i32.const 4 i32.add local.get $n i32.gt_u br_if 1
+        f32x4.const 0 local.tee $a0 local.tee $a1 local.tee $a2 local.set $a3
+        local.get $k local.get $strideB i32.add local.tee $k1 local.get $strideB i32.add local.tee $k2 local.get $strideB i32.add local.set $k3
         i32.const 0 local.set $j
         block loop
           local.get $j local.get $hdB i32.ge_u br_if 1
-          local.get $acc
-          local.get $q local.get $j i32.add v128.load
-          local.get $k local.get $j i32.add v128.load
-          f32x4.mul f32x4.add local.set $acc
+          local.get $q local.get $j i32.add v128.load local.set $qv
+          local.get $a0 local.get $qv local.get $k local.get $j i32.add v128.load f32x4.mul f32x4.add local.set $a0
+          local.get $a1 local.get $qv local.get $k1 local.get $j i32.add v128.load f32x4.mul f32x4.add local.set $a1
+          local.get $a2 local.get $qv local.get $k2 local.get $j i32.add v128.load f32x4.mul f32x4.add local.set $a2
+          local.get $a3 local.get $qv local.get $k3 local.get $j i32.add v128.load f32x4.mul f32x4.add local.set $a3
           local.get $j i32.const 16 i32.add local.set $j
           br 0
         end end
-        local.get $out ${hsum("$acc")} local.get $scale f32.mul f32.store
+        local.get $a0 local.get $a1 f32x4.shuffle 0 4 1 5 local.get $a0 local.get $a1 f32x4.shuffle 2 6 3 7 f32x4.add local.set $s01
+        local.get $a2 local.get $a3 f32x4.shuffle 0 4 1 5 local.get $a2 local.get $a3 f32x4.shuffle 2 6 3 7 f32x4.add local.set $s23
+        local.get $out
+        local.get $s01 local.get $s23 f32x4.shuffle 0 1 4 5 local.get $s01 local.get $s23 f32x4.shuffle 2 3 6 7 f32x4.add
+        local.get $scale f32x4.splat f32x4.mul
+        v128.store
+        local.get $out i32.const 16 i32.add local.set $out
+        local.get $k3 local.get $strideB i32.add local.set $k
+        local.get $t i32.const 4 i32.add local.set $t
+        br 0
+      end end
+      ;; the last n mod 4 keys one at a time
+      block loop
+        local.get $t local.get $n i32.ge_u br_if 1
+        f32x4.const 0 local.set $a0
+        i32.const 0 local.set $j
+        block loop
+          local.get $j local.get $hdB i32.ge_u br_if 1
+          local.get $a0
+          local.get $q local.get $j i32.add v128.load
+          local.get $k local.get $j i32.add v128.load
+          f32x4.mul f32x4.add local.set $a0
+          local.get $j i32.const 16 i32.add local.set $j
+          br 0
+        end end
+        local.get $out
+        local.get $a0 f32x4.extract_lane 0 local.get $a0 f32x4.extract_lane 2 f32.add
+        local.get $a0 f32x4.extract_lane 1 local.get $a0 f32x4.extract_lane 3 f32.add f32.add
+        local.get $scale f32.mul f32.store
         local.get $out i32.const 4 i32.add local.set $out
         local.get $k local.get $strideB i32.add local.set $k
         local.get $t i32.const 1 i32.add local.set $t
@@ -70,11 +104,40 @@ const FUNCTIONS: WasmFunction[] = [
       end end`,
   },
   {
-    // out[j] += Σ_t p[t] · v_t[j] for j < hd (each 4-lane chunk of out kept in a register over all t).
+    // out[j] += Σ_t p[t] · v_t[j] for j < hd. Four 4-lane chunks of out stay in registers over all t (one
+    // splat of p[t] serves them), then the remaining chunks one at a time.
     name: "accum",
     params: [["p", "i32"], ["v", "i32"], ["n", "i32"], ["hdB", "i32"], ["strideB", "i32"], ["out", "i32"]],
-    locals: [["t", "i32"], ["j", "i32"], ["acc", "v128"], ["pp", "i32"], ["vv", "i32"]],
+    locals: [["t", "i32"], ["j", "i32"], ["acc", "v128"], ["pp", "i32"], ["vv", "i32"], ["a1", "v128"], ["a2", "v128"], ["a3", "v128"], ["ps", "v128"]],
     body: `
+      block loop
+        local.get $j i32.const 64 i32.add local.get $hdB i32.gt_u br_if 1
+        local.get $out local.get $j i32.add v128.load local.set $acc
+        local.get $out local.get $j i32.add v128.load offset=16 local.set $a1
+        local.get $out local.get $j i32.add v128.load offset=32 local.set $a2
+        local.get $out local.get $j i32.add v128.load offset=48 local.set $a3
+        local.get $p local.set $pp
+        local.get $v local.get $j i32.add local.set $vv
+        i32.const 0 local.set $t
+        block loop
+          local.get $t local.get $n i32.ge_u br_if 1
+          local.get $pp f32.load f32x4.splat local.set $ps
+          local.get $acc local.get $ps local.get $vv v128.load f32x4.mul f32x4.add local.set $acc
+          local.get $a1 local.get $ps local.get $vv v128.load offset=16 f32x4.mul f32x4.add local.set $a1
+          local.get $a2 local.get $ps local.get $vv v128.load offset=32 f32x4.mul f32x4.add local.set $a2
+          local.get $a3 local.get $ps local.get $vv v128.load offset=48 f32x4.mul f32x4.add local.set $a3
+          local.get $pp i32.const 4 i32.add local.set $pp
+          local.get $vv local.get $strideB i32.add local.set $vv
+          local.get $t i32.const 1 i32.add local.set $t
+          br 0
+        end end
+        local.get $out local.get $j i32.add local.get $acc v128.store
+        local.get $out local.get $j i32.add local.get $a1 v128.store offset=16
+        local.get $out local.get $j i32.add local.get $a2 v128.store offset=32
+        local.get $out local.get $j i32.add local.get $a3 v128.store offset=48
+        local.get $j i32.const 64 i32.add local.set $j
+        br 0
+      end end
       block loop
         local.get $j local.get $hdB i32.ge_u br_if 1
         local.get $out local.get $j i32.add v128.load local.set $acc

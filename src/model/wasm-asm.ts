@@ -4,7 +4,7 @@
  *
  * A function body is a whitespace-separated instruction stream (`;;` starts a comment to the end of the line):
  * `local.get $x`, `i32.const 16`, `f32.const 0.5`, `f32x4.const 0.5` (a v128 with four equal lanes),
- * `v128.load offset=16`, `br_if 1`, `block` / `loop` / `if` (no result type) … `end`, `call $name`, and the
+ * `f32x4.shuffle 0 4 1 5` (i8x16.shuffle by 32-bit lanes), `v128.load offset=16`, `br_if 1`, `block` / `loop` / `if` (no result type) … `end`, `call $name`, and the
  * plain opcodes of the table below. Locals and parameters are declared without and referred to with a `$`.
  */
 
@@ -167,6 +167,10 @@ function assembleBody(fn: WasmFunction, funcIndex: Map<string, number>): number[
     } else if (op === "i32x4.const") {
       const lanes = [next(), next(), next(), next()].map(Number);
       code.push(0xfd, 0x0c, ...Array.from(new Uint8Array(Int32Array.from(lanes).buffer)));
+    } else if (op === "f32x4.shuffle") {
+      // i8x16.shuffle picking 32-bit lanes 0–3 of the first operand and 4–7 of the second.
+      const lanes = [next(), next(), next(), next()].map(Number);
+      code.push(0xfd, 0x0d, ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]));
     } else if (op === "f32x4.extract_lane") code.push(0xfd, 0x1f, Number(next()));
     else if (op === "block") code.push(0x02, 0x40);
     else if (op === "loop") code.push(0x03, 0x40);
