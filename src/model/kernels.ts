@@ -187,15 +187,20 @@ const FUNCTIONS: WasmFunction[] = [
           local.get $qh local.get $ko local.get $kv i32.add local.get $n local.get $hdB local.get $strideB local.get $scale
           local.get $s local.get $P i32.const 4 i32.mul i32.add call $scores
         end
-        ;; max
-        f32.const -Infinity local.set $max
+        ;; max over the T scores (lanes past T masked to -inf)
+        f32x4.const -Infinity local.set $acc
         i32.const 0 local.set $t
         block loop
           local.get $t local.get $T i32.ge_u br_if 1
-          local.get $max local.get $s local.get $t i32.const 4 i32.mul i32.add f32.load f32.max local.set $max
-          local.get $t i32.const 1 i32.add local.set $t
+          local.get $acc
+          local.get $s local.get $t i32.const 4 i32.mul i32.add v128.load f32x4.const -Infinity
+          local.get $t i32x4.splat i32x4.const 0 1 2 3 i32x4.add local.get $T i32x4.splat i32x4.lt_s v128.bitselect
+          f32x4.max local.set $acc
+          local.get $t i32.const 4 i32.add local.set $t
           br 0
         end end
+        local.get $acc f32x4.extract_lane 0 local.get $acc f32x4.extract_lane 1 f32.max
+        local.get $acc f32x4.extract_lane 2 local.get $acc f32x4.extract_lane 3 f32.max f32.max local.set $max
         ;; e = exp(s - max), lanes past T zeroed; acc = Σ e
         f32x4.const 0 local.set $acc
         i32.const 0 local.set $t
@@ -211,15 +216,7 @@ const FUNCTIONS: WasmFunction[] = [
           br 0
         end end
         f32.const 1 ${hsum("$acc")} f32.div f32x4.splat local.set $inv
-        i32.const 0 local.set $t
-        block loop
-          local.get $t local.get $T i32.ge_u br_if 1
-          local.get $s local.get $t i32.const 4 i32.mul i32.add
-          local.get $s local.get $t i32.const 4 i32.mul i32.add v128.load local.get $inv f32x4.mul v128.store
-          local.get $t i32.const 4 i32.add local.set $t
-          br 0
-        end end
-        ;; out_h = Σ p_t v_t
+        ;; out_h = (Σ e_t v_t) / Σ e
         i32.const 0 local.set $t
         block loop
           local.get $t local.get $hdB i32.ge_u br_if 1
@@ -233,6 +230,14 @@ const FUNCTIONS: WasmFunction[] = [
         local.get $n if
           local.get $s local.get $P i32.const 4 i32.mul i32.add local.get $vo local.get $kv i32.add local.get $n local.get $hdB local.get $strideB local.get $oh call $accum
         end
+        i32.const 0 local.set $t
+        block loop
+          local.get $t local.get $hdB i32.ge_u br_if 1
+          local.get $oh local.get $t i32.add
+          local.get $oh local.get $t i32.add v128.load local.get $inv f32x4.mul v128.store
+          local.get $t i32.const 16 i32.add local.set $t
+          br 0
+        end end
         local.get $h i32.const 1 i32.add local.set $h
         br 0
       end end`,
