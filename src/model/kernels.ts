@@ -46,13 +46,17 @@ const FUNCTIONS: WasmFunction[] = [
   {
     // out[t] = scale · q·k_t for t < n, keys `stride` bytes apart. Four keys at a time share each load of q
     // and their four lane sums are reduced together by shuffles; every key's sum is ((l0 + l2) + (l1 + l3)).
+    // Returns the largest score written (the caller's softmax needs it).
     name: "scores",
     params: [["q", "i32"], ["k", "i32"], ["n", "i32"], ["hdB", "i32"], ["strideB", "i32"], ["scale", "f32"], ["out", "i32"]],
+    result: "f32",
     locals: [
       ["t", "i32"], ["j", "i32"], ["k1", "i32"], ["k2", "i32"], ["k3", "i32"],
       ["a0", "v128"], ["a1", "v128"], ["a2", "v128"], ["a3", "v128"], ["qv", "v128"], ["s01", "v128"], ["s23", "v128"],
+      ["m", "v128"], ["max", "f32"], ["x", "f32"],
     ],
     body: `
+      f32x4.const -Infinity local.set $m
       block loop
         local.get $t i32.const 4 i32.add local.get $n i32.gt_u br_if 1
         f32x4.const 0 local.tee $a0 local.tee $a1 local.tee $a2 local.set $a3
@@ -70,15 +74,17 @@ const FUNCTIONS: WasmFunction[] = [
         end end
         local.get $a0 local.get $a1 f32x4.shuffle 0 4 1 5 local.get $a0 local.get $a1 f32x4.shuffle 2 6 3 7 f32x4.add local.set $s01
         local.get $a2 local.get $a3 f32x4.shuffle 0 4 1 5 local.get $a2 local.get $a3 f32x4.shuffle 2 6 3 7 f32x4.add local.set $s23
-        local.get $out
         local.get $s01 local.get $s23 f32x4.shuffle 0 1 4 5 local.get $s01 local.get $s23 f32x4.shuffle 2 3 6 7 f32x4.add
-        local.get $scale f32x4.splat f32x4.mul
-        v128.store
+        local.get $scale f32x4.splat f32x4.mul local.set $a0
+        local.get $out local.get $a0 v128.store
+        local.get $m local.get $a0 f32x4.max local.set $m
         local.get $out i32.const 16 i32.add local.set $out
         local.get $k3 local.get $strideB i32.add local.set $k
         local.get $t i32.const 4 i32.add local.set $t
         br 0
       end end
+      local.get $m f32x4.extract_lane 0 local.get $m f32x4.extract_lane 1 f32.max
+      local.get $m f32x4.extract_lane 2 local.get $m f32x4.extract_lane 3 f32.max f32.max local.set $max
       ;; the last n mod 4 keys one at a time
       block loop
         local.get $t local.get $n i32.ge_u br_if 1
@@ -93,15 +99,17 @@ const FUNCTIONS: WasmFunction[] = [
           local.get $j i32.const 16 i32.add local.set $j
           br 0
         end end
-        local.get $out
         local.get $a0 f32x4.extract_lane 0 local.get $a0 f32x4.extract_lane 2 f32.add
         local.get $a0 f32x4.extract_lane 1 local.get $a0 f32x4.extract_lane 3 f32.add f32.add
-        local.get $scale f32.mul f32.store
+        local.get $scale f32.mul local.set $x
+        local.get $out local.get $x f32.store
+        local.get $max local.get $x f32.max local.set $max
         local.get $out i32.const 4 i32.add local.set $out
         local.get $k local.get $strideB i32.add local.set $k
         local.get $t i32.const 1 i32.add local.set $t
         br 0
-      end end`,
+      end end
+      local.get $max`,
   },
   {
     // out[j] += Σ_t p[t] · v_t[j] for j < hd. Four 4-lane chunks of out stay in registers over all t (one
@@ -171,7 +179,7 @@ const FUNCTIONS: WasmFunction[] = [
     ],
     locals: [
       ["h", "i32"], ["kv", "i32"], ["qh", "i32"], ["oh", "i32"], ["T", "i32"], ["t", "i32"], ["max", "f32"],
-      ["acc", "v128"], ["x", "v128"], ["e", "v128"], ["inv", "v128"],
+      ["acc", "v128"], ["x", "v128"], ["e", "v128"], ["inv", "v128"], ["mx", "v128"], ["sp", "i32"], ["send", "i32"],
     ],
     body: `
       local.get $P local.get $n i32.add local.set $T
@@ -180,41 +188,39 @@ const FUNCTIONS: WasmFunction[] = [
         local.get $h local.get $rep i32.div_u local.get $hdB i32.mul local.set $kv
         local.get $q local.get $h local.get $hdB i32.mul i32.add local.set $qh
         local.get $out local.get $h local.get $hdB i32.mul i32.add local.set $oh
+        f32.const -Infinity local.set $max
         local.get $P if
           local.get $qh local.get $kp local.get $kv i32.add local.get $P local.get $hdB local.get $strideB local.get $scale local.get $s call $scores
+          local.set $max
         end
         local.get $n if
           local.get $qh local.get $ko local.get $kv i32.add local.get $n local.get $hdB local.get $strideB local.get $scale
           local.get $s local.get $P i32.const 4 i32.mul i32.add call $scores
+          local.get $max f32.max local.set $max
         end
-        ;; max over the T scores (lanes past T masked to -inf)
-        f32x4.const -Infinity local.set $acc
-        i32.const 0 local.set $t
-        block loop
-          local.get $t local.get $T i32.ge_u br_if 1
-          local.get $acc
-          local.get $s local.get $t i32.const 4 i32.mul i32.add v128.load f32x4.const -Infinity
-          local.get $t i32x4.splat i32x4.const 0 1 2 3 i32x4.add local.get $T i32x4.splat i32x4.lt_s v128.bitselect
-          f32x4.max local.set $acc
-          local.get $t i32.const 4 i32.add local.set $t
-          br 0
-        end end
-        local.get $acc f32x4.extract_lane 0 local.get $acc f32x4.extract_lane 1 f32.max
-        local.get $acc f32x4.extract_lane 2 local.get $acc f32x4.extract_lane 3 f32.max f32.max local.set $max
-        ;; e = exp(s - max), lanes past T zeroed; acc = Σ e
+        ;; e = exp(s - max) in place, acc = Σ e; in the last chunk, lanes past T are zeroed
         f32x4.const 0 local.set $acc
-        i32.const 0 local.set $t
+        local.get $max f32x4.splat local.set $mx
+        local.get $s local.set $sp
+        local.get $s local.get $T i32.const 4 i32.mul i32.add local.set $send
         block loop
-          local.get $t local.get $T i32.ge_u br_if 1
-          local.get $s local.get $t i32.const 4 i32.mul i32.add v128.load local.get $max f32x4.splat f32x4.sub local.set $x
+          local.get $sp i32.const 16 i32.add local.get $send i32.gt_u br_if 1
+          local.get $sp v128.load local.get $mx f32x4.sub local.set $x
           ${exp4("$x", "$e")}
-          local.get $t i32x4.splat i32x4.const 0 1 2 3 i32x4.add local.get $T i32x4.splat i32x4.lt_s v128.and
           local.set $x
-          local.get $s local.get $t i32.const 4 i32.mul i32.add local.get $x v128.store
+          local.get $sp local.get $x v128.store
           local.get $acc local.get $x f32x4.add local.set $acc
-          local.get $t i32.const 4 i32.add local.set $t
+          local.get $sp i32.const 16 i32.add local.set $sp
           br 0
         end end
+        local.get $sp local.get $send i32.lt_u if
+          local.get $sp v128.load local.get $mx f32x4.sub local.set $x
+          ${exp4("$x", "$e")}
+          local.get $sp i32x4.splat i32x4.const 0 4 8 12 i32x4.add local.get $send i32x4.splat i32x4.lt_s v128.and
+          local.set $x
+          local.get $sp local.get $x v128.store
+          local.get $acc local.get $x f32x4.add local.set $acc
+        end
         f32.const 1 ${hsum("$acc")} f32.div f32x4.splat local.set $inv
         ;; out_h = (Σ e_t v_t) / Σ e
         i32.const 0 local.set $t
