@@ -152,6 +152,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--log-every", type=int, default=50)
     ap.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True, help="bf16 autocast for the matmuls (weights stay fp32)")
+    ap.add_argument("--stop-after", type=int, default=0, help="stop after this many steps of the --steps schedule (a first phase)")
+    ap.add_argument("--init-from", default=None, help="continue from this saved model folder (its tokenizer is reused)")
     ap.add_argument("--save-every", type=int, default=0, help="also save the model every N steps under <out>-step<N> (for tuning)")
     args = ap.parse_args()
 
@@ -167,8 +169,10 @@ def main() -> None:
     if leaked:
         raise SystemExit(f"world_pretrain: {len(leaked)} training problems are held-out problems (first: {leaked[0]})")
 
-    tok = train_tokenizer([(r.get("user") or r.get("prompt", "")) + "\n" + r["response"] for r in rows[:20000]], args.vocab_size)
-    fast = wrap_tokenizer(tok)
+    if args.init_from:
+        fast = PreTrainedTokenizerFast.from_pretrained(args.init_from)
+    else:
+        fast = wrap_tokenizer(train_tokenizer([(r.get("user") or r.get("prompt", "")) + "\n" + r["response"] for r in rows[:20000]], args.vocab_size))
     examples = encode_examples(fast, rows)
     n_tokens = sum(len(e[0]) for e in examples)
     resp_tokens = sum(len(e[0]) - e[1] for e in examples)
@@ -189,7 +193,8 @@ def main() -> None:
         eos_token_id=fast.convert_tokens_to_ids(EOS),
         pad_token_id=fast.convert_tokens_to_ids(EOS),
     )
-    model = LlamaForCausalLM(config)
+    model = LlamaForCausalLM.from_pretrained(args.init_from) if args.init_from else LlamaForCausalLM(config)
+    config = model.config
     n_params = sum(p.numel() for p in model.parameters())
     print(f"model: {n_params} parameters ({args.layers} layers, hidden {args.hidden}, {args.heads} heads)", flush=True)
 
@@ -212,7 +217,7 @@ def main() -> None:
     seen_tokens = 0
     ema = None
     t_train = time.time()
-    for step in range(args.steps):
+    for step in range(args.stop_after or args.steps):
         if not batches:
             batches = make_batches(examples, args.tokens_per_batch, random.Random(args.seed * 1000 + epoch))
             epoch += 1
@@ -244,7 +249,7 @@ def main() -> None:
         "response_tokens": resp_tokens,
         "vocab_size": len(fast),
         "parameters": n_params,
-        "steps": args.steps,
+        "steps": args.stop_after or args.steps,
         "epochs_started": epoch,
         "tokens_seen": seen_tokens,
         "final_loss_ema": ema,
