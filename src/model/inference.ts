@@ -141,6 +141,8 @@ export class InferenceModel {
   private readonly useKernels: boolean;
   /** Float offsets of the norm weights' copies in the arena: per layer input then post-attention, then the final norm. */
   private readonly normOffsets: number[] = [];
+  /** The rotary tables' copy in the arena (float offsets), for the tables it was made from. */
+  private ropeArena: { tables: RopeTables; cos: number; sin: number } | null = null;
 
   /** Builds the inference weights (tfjs tensors on the current backend: call `initTf()` first). */
   constructor(config: LlamaConfig, weights: LlamaWeights) {
@@ -267,6 +269,21 @@ export class InferenceModel {
     }
     if (maxPos >= this.rope.positions) this.rope = ropeTables(cfg.headDim, cfg.ropeTheta, maxPos + 1);
     const scratch = A.ensureScratch(maxPos + 8);
+    // Row positions (i32) and the rotary tables in the arena, for the rope kernel.
+    const useRopeKernel = this.useKernels && cfg.headDim % 8 === 0;
+    const bpos = A.alloc(N);
+    new Int32Array(A.memory.buffer, bpos * 4, N).set(rowPos);
+    if (useRopeKernel && this.ropeArena?.tables !== this.rope) {
+      if (this.ropeArena) {
+        A.release(this.ropeArena.cos, this.ropeArena.tables.cos.length);
+        A.release(this.ropeArena.sin, this.ropeArena.tables.sin.length);
+      }
+      const cos = A.alloc(this.rope.cos.length);
+      const sin = A.alloc(this.rope.sin.length);
+      A.f32.set(this.rope.cos, cos);
+      A.f32.set(this.rope.sin, sin);
+      this.ropeArena = { tables: this.rope, cos, sin };
+    }
     const f32 = A.f32; // stable from here on: nothing below allocates in the arena
 
     try {
@@ -274,7 +291,11 @@ export class InferenceModel {
         const L = this.layers[l];
         this.rmsNorm(bx, L.inputNorm, this.normOffsets[2 * l], bh, N);
         matmulInto(f32, bh, N, L.qkv, bqkv);
-        this.ropeAndStore(f32, bqkv, N, rowSeq, rowPos, inputs, l);
+        if (useRopeKernel) {
+          const ra = this.ropeArena!;
+          A.kernels.rope(bqkv * 4, N, width * 4, cfg.numAttentionHeads + cfg.numKeyValueHeads, cfg.headDim * 4, ra.cos * 4, ra.sin * 4, bpos * 4);
+          this.storeKv(f32, bqkv, N, rowSeq, rowPos, inputs, l);
+        } else this.ropeAndStore(f32, bqkv, N, rowSeq, rowPos, inputs, l);
         this.attention(f32, bqkv, N, rowSeq, rowPos, inputs, l, battn, scratch);
         matmulInto(f32, battn, N, L.o, bt);
         this.addTo(bx, bt, N * d);
@@ -327,6 +348,7 @@ export class InferenceModel {
       A.release(battn, N * this.qDim);
       A.release(bgu, N * 2 * I);
       A.release(bact, N * I);
+      A.release(bpos, N);
     }
   }
 
@@ -373,6 +395,18 @@ export class InferenceModel {
         const g = f[gb + j];
         f[ab + j] = (g / (1 + Math.exp(-g))) * f[gb + I + j];
       }
+    }
+  }
+
+  /** k and v of each qkv row into its sequence's cache. */
+  private storeKv(f32: Float32Array, qkvOff: number, N: number, rowSeq: Int32Array, rowPos: Int32Array, inputs: readonly StepInput[], layer: number): void {
+    const width = this.qDim + 2 * this.kvDim;
+    for (let row = 0; row < N; row++) {
+      const base = qkvOff + row * width + this.qDim;
+      const cache = inputs[rowSeq[row]].cache;
+      const slot = (rowPos[row] - cache.base) * this.kvDim;
+      f32.copyWithin(cache.kOffset(layer) + slot, base, base + this.kvDim);
+      f32.copyWithin(cache.vOffset(layer) + slot, base + this.kvDim, base + 2 * this.kvDim);
     }
   }
 

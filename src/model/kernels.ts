@@ -249,6 +249,48 @@ const FUNCTIONS: WasmFunction[] = [
       end end`,
   },
   {
+    // Rotary positions, in place, on the first `heads` heads of each row (q then k heads; rows widthB bytes
+    // apart): x·cos + rotate_half(x)·sin with the tables' row for the row's position (i32 at pos[r]).
+    // The same float32 operations, in the same order, as the JavaScript version and torch.
+    name: "rope",
+    params: [["x", "i32"], ["rows", "i32"], ["widthB", "i32"], ["heads", "i32"], ["hdB", "i32"], ["cos", "i32"], ["sin", "i32"], ["pos", "i32"]],
+    locals: [["r", "i32"], ["h", "i32"], ["i", "i32"], ["o", "i32"], ["c", "i32"], ["sn", "i32"], ["halfB", "i32"], ["a", "v128"], ["b", "v128"]],
+    body: `
+      local.get $hdB i32.const 1 i32.shr_u local.set $halfB
+      block loop
+        local.get $r local.get $rows i32.ge_u br_if 1
+        local.get $pos local.get $r i32.const 4 i32.mul i32.add i32.load local.get $hdB i32.mul local.tee $c
+        local.get $sin i32.add local.set $sn
+        local.get $c local.get $cos i32.add local.set $c
+        i32.const 0 local.set $h
+        block loop
+          local.get $h local.get $heads i32.ge_u br_if 1
+          local.get $x local.get $h local.get $hdB i32.mul i32.add local.set $o
+          i32.const 0 local.set $i
+          block loop
+            local.get $i local.get $halfB i32.ge_u br_if 1
+            local.get $o local.get $i i32.add v128.load local.set $a
+            local.get $o local.get $halfB i32.add local.get $i i32.add v128.load local.set $b
+            local.get $o local.get $i i32.add
+            local.get $a local.get $c local.get $i i32.add v128.load f32x4.mul
+            local.get $b f32x4.neg local.get $sn local.get $i i32.add v128.load f32x4.mul
+            f32x4.add v128.store
+            local.get $o local.get $halfB i32.add local.get $i i32.add
+            local.get $b local.get $c local.get $halfB i32.add local.get $i i32.add v128.load f32x4.mul
+            local.get $a local.get $sn local.get $halfB i32.add local.get $i i32.add v128.load f32x4.mul
+            f32x4.add v128.store
+            local.get $i i32.const 16 i32.add local.set $i
+            br 0
+          end end
+          local.get $h i32.const 1 i32.add local.set $h
+          br 0
+        end end
+        local.get $x local.get $widthB i32.add local.set $x
+        local.get $r i32.const 1 i32.add local.set $r
+        br 0
+      end end`,
+  },
+  {
     // out = x / sqrt(mean(x²) + eps) · w, per row of dB bytes.
     name: "rmsNorm",
     params: [["x", "i32"], ["w", "i32"], ["out", "i32"], ["rows", "i32"], ["dB", "i32"], ["d", "f32"], ["eps", "f32"]],
@@ -365,6 +407,7 @@ interface KernelExports {
   scores(q: number, k: number, n: number, hdBytes: number, strideBytes: number, scale: number, out: number): void;
   accum(p: number, v: number, n: number, hdBytes: number, strideBytes: number, out: number): void;
   attendRow(q: number, kp: number, vp: number, P: number, ko: number, vo: number, n: number, H: number, rep: number, hdB: number, strideB: number, scale: number, s: number, out: number): void;
+  rope(x: number, rows: number, widthB: number, heads: number, hdB: number, cos: number, sin: number, pos: number): void;
   rmsNorm(x: number, w: number, out: number, rows: number, dB: number, d: number, eps: number): void;
   swiGlu(gu: number, act: number, rows: number, IB: number): void;
   addTo(x: number, y: number, nB: number): void;
