@@ -1,9 +1,7 @@
 /** `tokensqueeze config show|presets`: print the resolved run configuration, list the named presets. */
 import type { Command } from "commander";
+import { collect } from "../options.js";
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
 
 export function register(program: Command): void {
   const config = program.command("config").description("show the resolved run configuration and the named presets");

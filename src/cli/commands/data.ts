@@ -1,5 +1,6 @@
 /** `tokensqueeze data inspect|list`: look at a dataset the way the stages will see it. */
 import type { Command } from "commander";
+import { parseIntList, positiveInt } from "../options.js";
 import { UserError } from "../../util/errors.js";
 
 interface InspectOptions {
@@ -17,18 +18,6 @@ interface InspectOptions {
   head?: string;
 }
 
-function positiveInt(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new UserError(`${flag}: expected a positive integer, got "${value}"`);
-  return Number(value);
-}
-
-function intList(flag: string, value: string | undefined): number[] | undefined {
-  if (value === undefined) return undefined;
-  const parts = value.split(",").map((s) => s.trim());
-  if (parts.some((p) => !/^-?\d+$/.test(p))) throw new UserError(`${flag}: expected integers separated by commas, got "${value}"`);
-  return parts.map(Number);
-}
 
 export function register(program: Command): void {
   const data = program.command("data").description("inspect and list datasets");
@@ -67,11 +56,11 @@ export function register(program: Command): void {
         mapping: Object.values(mapping).some((v) => v !== undefined) ? mapping : undefined,
         answerFormat: answerFormat as "plain" | "gsm8k" | "auto" | undefined,
         skipBadRows: opts.skipBadRows ?? false,
-        levels: intList("--levels", opts.levels),
-        limit: positiveInt("--limit", opts.limit),
+        levels: opts.levels === undefined ? undefined : parseIntList("--levels", opts.levels),
+        limit: opts.limit === undefined ? undefined : positiveInt("--limit", opts.limit),
         onMessage: (m) => process.stderr.write(`${m}\n`),
       });
-      const summary = summariseDataset(ds, { head: positiveInt("--head", opts.head) });
+      const summary = summariseDataset(ds, { head: opts.head === undefined ? undefined : positiveInt("--head", opts.head) });
       if (summary.skippedRows > 0) {
         process.stderr.write(`warning: skipped ${summary.skippedRows} bad row(s) in ${ref}:\n`);
         for (const s of ds.skipped.slice(0, 10)) process.stderr.write(`  ${s.message}\n`);

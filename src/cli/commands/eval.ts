@@ -4,6 +4,7 @@
  * defaults are METHOD.md's: 16 samples, temperature 0.6, top_p 0.95, 32768 max tokens, the paper's prompt.
  */
 import type { Command } from "commander";
+import { collect, parseList, parseNumber, positiveInt } from "../options.js";
 import { UserError } from "../../util/errors.js";
 
 interface EvalFlags {
@@ -31,22 +32,6 @@ interface EvalFlags {
   json?: boolean;
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
-function parseNumber(flag: string, raw: string, check: (x: number) => boolean, expect: string): number {
-  const x = Number(raw);
-  if (raw.trim() === "" || !Number.isFinite(x) || !check(x)) throw new UserError(`${flag}: expected ${expect}, got "${raw}"`);
-  return x;
-}
-const positiveInt = (flag: string, raw: string) => parseNumber(flag, raw, (x) => Number.isInteger(x) && x > 0, "a positive integer");
-
-function parseList(flag: string, raw: string): string[] {
-  const items = raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
-  if (items.length === 0) throw new UserError(`${flag}: expected a comma-separated list, got "${raw}"`);
-  return items;
-}
 
 /** The flags as config overrides (key path → typed value), applied after --set. */
 export function flagOverrides(flags: EvalFlags, base: { benchmarks: Array<{ name: string }>; engineKind: string }): Record<string, unknown> {

@@ -3,7 +3,7 @@
  * embedded engine (seeded: the same command prints the same completions).
  */
 import type { Command } from "commander";
-import { UserError } from "../../util/errors.js";
+import { collect, parseBounded } from "../options.js";
 
 interface GenerateOptions {
   model: string;
@@ -20,17 +20,6 @@ interface GenerateOptions {
   json?: boolean;
 }
 
-export function parseNumber(flag: string, raw: string, opts: { integer?: boolean; min?: number; max?: number } = {}): number {
-  const v = Number(raw);
-  const ok = raw.trim() !== "" && Number.isFinite(v) && (!opts.integer || Number.isInteger(v)) && (opts.min === undefined || v >= opts.min) && (opts.max === undefined || v <= opts.max);
-  if (!ok) {
-    const range = [opts.min !== undefined ? `≥ ${opts.min}` : "", opts.max !== undefined ? `≤ ${opts.max}` : ""].filter(Boolean).join(" and ");
-    throw new UserError(`${flag}: expected ${opts.integer ? "an integer" : "a number"}${range ? " " + range : ""}, got "${raw}"`);
-  }
-  return v;
-}
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 export function register(program: Command): void {
   program
@@ -49,13 +38,13 @@ export function register(program: Command): void {
     .option("--workers <count>", "worker threads (default: 0 for n < 8, else one per core)")
     .option("--json", "print the result as JSON on stdout")
     .action(async (opts: GenerateOptions) => {
-      const n = parseNumber("--n", opts.n, { integer: true, min: 1 });
-      const seed = parseNumber("--seed", opts.seed, { integer: true });
-      const temperature = parseNumber("--temperature", opts.temperature, { min: 0 });
-      const topP = parseNumber("--top-p", opts.topP, { min: Number.MIN_VALUE, max: 1 });
-      const topK = parseNumber("--top-k", opts.topK, { integer: true, min: 0 });
-      const maxTokens = parseNumber("--max-tokens", opts.maxTokens, { integer: true, min: 0 });
-      const workers = opts.workers !== undefined ? parseNumber("--workers", opts.workers, { integer: true, min: 0 }) : n < 8 ? 0 : undefined;
+      const n = parseBounded("--n", opts.n, { integer: true, min: 1 });
+      const seed = parseBounded("--seed", opts.seed, { integer: true });
+      const temperature = parseBounded("--temperature", opts.temperature, { min: 0 });
+      const topP = parseBounded("--top-p", opts.topP, { min: Number.MIN_VALUE, max: 1 });
+      const topK = parseBounded("--top-k", opts.topK, { integer: true, min: 0 });
+      const maxTokens = parseBounded("--max-tokens", opts.maxTokens, { integer: true, min: 0 });
+      const workers = opts.workers !== undefined ? parseBounded("--workers", opts.workers, { integer: true, min: 0 }) : n < 8 ? 0 : undefined;
       const { EmbeddedEngine } = await import("../../engines/embedded/engine.js");
       const engine = await EmbeddedEngine.load(opts.model, { workers });
       try {

@@ -4,6 +4,7 @@
  * validated before anything is graded, so a bad row costs nothing and names its file, line and field.
  */
 import type { Command } from "commander";
+import { parseBounded } from "../options.js";
 import { readFileSync } from "node:fs";
 import { InputError, UserError } from "../../util/errors.js";
 
@@ -33,11 +34,11 @@ export function register(program: Command): void {
     .option("--float-rounding <digits>", "decimal places a decimal answer must match", "6")
     .option("--workers <n>", "worker threads for large files (default 1: grade in the main thread)")
     .action(async (opts: GradeCliOptions) => {
-      const timeoutMs = positiveInt(opts.timeoutMs, "--timeout-ms");
-      const floatRounding = positiveInt(opts.floatRounding, "--float-rounding", 0);
+      const timeoutMs = parseBounded("--timeout-ms", opts.timeoutMs, { integer: true, min: 1 });
+      const floatRounding = parseBounded("--float-rounding", opts.floatRounding, { integer: true, min: 0 });
       if (!FORMATS.includes(opts.format)) throw new UserError(`--format must be one of ${FORMATS.join(", ")} (got "${opts.format}")`);
       if (opts.thinking !== "auto" && opts.thinking !== "required") throw new UserError(`--thinking must be auto or required (got "${opts.thinking}")`);
-      const workers = opts.workers === undefined ? undefined : positiveInt(opts.workers, "--workers", 1);
+      const workers = opts.workers === undefined ? undefined : parseBounded("--workers", opts.workers, { integer: true, min: 1 });
 
       let text: string;
       try {
@@ -94,8 +95,3 @@ export function register(program: Command): void {
     });
 }
 
-function positiveInt(v: string, flag: string, min = 1): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UserError(`${flag} must be an integer ≥ ${min} (got "${v}")`);
-  return n;
-}

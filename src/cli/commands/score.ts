@@ -3,7 +3,7 @@
  * continuation after a prefix (and their sum), from the embedded engine.
  */
 import type { Command } from "commander";
-import { parseNumber } from "./generate.js";
+import { collect, parseBounded } from "../options.js";
 
 interface ScoreOptions {
   model: string;
@@ -13,7 +13,6 @@ interface ScoreOptions {
   json?: boolean;
 }
 
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 export function register(program: Command): void {
   program
@@ -25,7 +24,7 @@ export function register(program: Command): void {
     .option("--top-k <k>", "also show the k most likely tokens at each position")
     .option("--json", "print the result as JSON on stdout")
     .action(async (opts: ScoreOptions) => {
-      const topK = opts.topK !== undefined ? parseNumber("--top-k", opts.topK, { integer: true, min: 1 }) : undefined;
+      const topK = opts.topK !== undefined ? parseBounded("--top-k", opts.topK, { integer: true, min: 1 }) : undefined;
       const { EmbeddedEngine } = await import("../../engines/embedded/engine.js");
       const engine = await EmbeddedEngine.load(opts.model, { workers: 0 });
       try {

@@ -6,7 +6,7 @@
  */
 import type { Command } from "commander";
 import { UserError } from "../../util/errors.js";
-import { parseNumber } from "./generate.js";
+import { parseBounded } from "../options.js";
 
 interface TrainSftOptions {
   model: string;
@@ -62,20 +62,20 @@ export function register(program: Command): void {
         model: opts.model,
         data: opts.data,
         out: opts.out,
-        steps: opts.steps !== undefined ? parseNumber("--steps", opts.steps, { integer: true, min: 1 }) : undefined,
-        epochs: parseNumber("--epochs", opts.epochs, { min: Number.MIN_VALUE }),
-        lr: parseNumber("--lr", opts.lr, { min: Number.MIN_VALUE }),
-        batchSize: parseNumber("--batch-size", opts.batchSize, { integer: true, min: 1 }),
-        gradAccum: parseNumber("--grad-accum", opts.gradAccum, { integer: true, min: 1 }),
-        seed: parseNumber("--seed", opts.seed, { integer: true }),
-        warmupSteps: opts.warmup !== undefined ? parseNumber("--warmup", opts.warmup, { integer: true, min: 0 }) : undefined,
+        steps: opts.steps !== undefined ? parseBounded("--steps", opts.steps, { integer: true, min: 1 }) : undefined,
+        epochs: parseBounded("--epochs", opts.epochs, { min: Number.MIN_VALUE }),
+        lr: parseBounded("--lr", opts.lr, { min: Number.MIN_VALUE }),
+        batchSize: parseBounded("--batch-size", opts.batchSize, { integer: true, min: 1 }),
+        gradAccum: parseBounded("--grad-accum", opts.gradAccum, { integer: true, min: 1 }),
+        seed: parseBounded("--seed", opts.seed, { integer: true }),
+        warmupSteps: opts.warmup !== undefined ? parseBounded("--warmup", opts.warmup, { integer: true, min: 0 }) : undefined,
         decay,
-        minLrRatio: parseNumber("--min-lr-ratio", opts.minLrRatio, { min: 0, max: 1 }),
-        weightDecay: parseNumber("--weight-decay", opts.weightDecay, { min: 0 }),
-        maxGradNorm: parseNumber("--max-grad-norm", opts.maxGradNorm, { min: 0 }),
-        maxLength: opts.maxLength !== undefined ? parseNumber("--max-length", opts.maxLength, { integer: true, min: 2 }) : undefined,
-        checkpointEvery: parseNumber("--checkpoint-every", opts.checkpointEvery, { integer: true, min: 1 }),
-        threads: opts.threads !== undefined ? parseNumber("--threads", opts.threads, { integer: true, min: 1 }) : undefined,
+        minLrRatio: parseBounded("--min-lr-ratio", opts.minLrRatio, { min: 0, max: 1 }),
+        weightDecay: parseBounded("--weight-decay", opts.weightDecay, { min: 0 }),
+        maxGradNorm: parseBounded("--max-grad-norm", opts.maxGradNorm, { min: 0 }),
+        maxLength: opts.maxLength !== undefined ? parseBounded("--max-length", opts.maxLength, { integer: true, min: 2 }) : undefined,
+        checkpointEvery: parseBounded("--checkpoint-every", opts.checkpointEvery, { integer: true, min: 1 }),
+        threads: opts.threads !== undefined ? parseBounded("--threads", opts.threads, { integer: true, min: 1 }) : undefined,
         resume: opts.resume ?? false,
         log: (line) => process.stderr.write(line),
       });
