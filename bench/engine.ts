@@ -1,7 +1,7 @@
 /**
  * Embedded engine vs PyTorch on the same Llama models, on this machine, in one run.
  *
- *   node --import tsx bench/engine.ts [--sizes 0.2M,1M] [--repeats 3] [--threads 2] [--json]
+ *   node --import tsx bench/engine.ts [--sizes 0.2M,1M] [--repeats 3] [--threads 2] [--workloads gen,score,train] [--json]
  *
  * For each size, bench/engine_torch.py creates a random-weight HF folder (seeded; no EOS so every completion runs
  * to its token budget), then both sides load that same folder and time the same workloads:
@@ -87,7 +87,9 @@ function createModel(size: string): string {
   return dir;
 }
 
-async function embeddedFigures(dir: string, threads: number, repeats: number): Promise<Figures> {
+type WorkloadName = keyof typeof WORKLOAD;
+
+async function embeddedFigures(dir: string, threads: number, repeats: number, workloads: ReadonlySet<WorkloadName>): Promise<Figures> {
   const out: Figures = {};
   const rng = new Rng(7);
   const folder = loadModelFolder(dir);
@@ -97,7 +99,7 @@ async function embeddedFigures(dir: string, threads: number, repeats: number): P
   const engine = await EmbeddedEngine.load(dir, { workers: threads });
   try {
     let seed = 0;
-    for (const b of WORKLOAD.gen.batches) {
+    for (const b of workloads.has("gen") ? WORKLOAD.gen.batches : []) {
       const prompts = Array.from({ length: b }, () => ids(WORKLOAD.gen.prompt));
       out[`gen_b${b}_tokens_per_s`] = await timed(async () => {
         seed++;
@@ -109,7 +111,7 @@ async function embeddedFigures(dir: string, threads: number, repeats: number): P
     }
     const prefix = ids(WORKLOAD.score.prefix);
     const continuations = Array.from({ length: WORKLOAD.score.continuations }, () => ids(WORKLOAD.score.length));
-    for (const distributions of ["none", "full"] as const) {
+    for (const distributions of workloads.has("score") ? (["none", "full"] as const) : []) {
       out[distributions === "full" ? "score_full_tokens_per_s" : "score_tokens_per_s"] = await timed(async () => {
         const r = await engine.score({ prefix, continuations, distributions });
         return r.continuations.reduce((n, c) => n + c.logprobs.length, 0);
@@ -118,6 +120,7 @@ async function embeddedFigures(dir: string, threads: number, repeats: number): P
   } finally {
     await engine.close();
   }
+  if (!workloads.has("train")) return out;
 
   await initTf("wasm");
   const model = LlamaModel.fromWeights(folder.config, folder.weights);
@@ -146,12 +149,12 @@ async function embeddedFigures(dir: string, threads: number, repeats: number): P
   return out;
 }
 
-const ROWS: Array<[string, string]> = [
-  ["gen_b1_tokens_per_s", "generation, batch 1"],
-  ["gen_b32_tokens_per_s", "generation, batch 32"],
-  ["score_tokens_per_s", "scoring (token log-probs)"],
-  ["score_full_tokens_per_s", "scoring (+ full distributions)"],
-  ["train_tokens_per_s", "training (fwd+bwd+AdamW)"],
+const ROWS: Array<[string, string, WorkloadName]> = [
+  ["gen_b1_tokens_per_s", "generation, batch 1", "gen"],
+  ["gen_b32_tokens_per_s", "generation, batch 32", "gen"],
+  ["score_tokens_per_s", "scoring (token log-probs)", "score"],
+  ["score_full_tokens_per_s", "scoring (+ full distributions)", "score"],
+  ["train_tokens_per_s", "training (fwd+bwd+AdamW)", "train"],
 ];
 
 async function main(): Promise<void> {
@@ -160,11 +163,15 @@ async function main(): Promise<void> {
       sizes: { type: "string", default: "0.2M,1M" },
       repeats: { type: "string", default: "3" },
       threads: { type: "string", default: "2" },
+      workloads: { type: "string", default: "gen,score,train" },
       json: { type: "boolean", default: false },
     },
   });
   const sizes = values.sizes!.split(",");
   for (const s of sizes) if (!(s in SIZES)) throw new Error(`unknown size ${s}; choose from ${Object.keys(SIZES).join(", ")}`);
+  const workloads = new Set(values.workloads!.split(",") as WorkloadName[]);
+  for (const w of workloads) if (!(w in WORKLOAD)) throw new Error(`unknown workload ${w}; choose from ${Object.keys(WORKLOAD).join(", ")}`);
+  const work = Object.fromEntries(Object.entries(WORKLOAD).filter(([k]) => workloads.has(k as WorkloadName)));
   const repeats = Number(values.repeats);
   const threads = Number(values.threads);
   const loadBefore = loadavg()[0];
@@ -182,10 +189,10 @@ async function main(): Promise<void> {
     const torchRuns: Array<Figures & { parameters: number; torch: string; threads: number }> = [];
     for (const t of [...new Set([1, threads])]) {
       process.stderr.write(`[${size}] PyTorch, ${t} thread(s) …\n`);
-      torchRuns.push(JSON.parse(runPython(["run", "--model", dir, "--workload", JSON.stringify(WORKLOAD), "--threads", String(t), "--repeats", String(repeats)])));
+      torchRuns.push(JSON.parse(runPython(["run", "--model", dir, "--workload", JSON.stringify(work), "--threads", String(t), "--repeats", String(repeats)])));
     }
     process.stderr.write(`[${size}] embedded …\n`);
-    const embedded = await embeddedFigures(dir, threads, repeats);
+    const embedded = await embeddedFigures(dir, threads, repeats, workloads);
     rmSync(dir, { recursive: true, force: true });
     const parameters = torchRuns[0].parameters;
     (report.sizes as Record<string, unknown>)[size] = { parameters, torch: torchRuns, embedded };
@@ -193,7 +200,8 @@ async function main(): Promise<void> {
     lines.push(`\n${size} model (${parameters.toLocaleString("en-US")} parameters)\n`);
     lines.push("| workload | embedded tok/s | PyTorch tok/s (threads) | ratio |");
     lines.push("|---|---:|---:|---:|");
-    for (const [key, label] of ROWS) {
+    for (const [key, label, w] of ROWS) {
+      if (!workloads.has(w)) continue;
       const e = embedded[key];
       const best = torchRuns.reduce((a, b) => (b[key] > a[key] ? b : a));
       lines.push(`| ${label} | ${e.toFixed(0)} | ${best[key].toFixed(0)} (${best.threads}) | ${(e / best[key]).toFixed(2)}× |`);

@@ -137,7 +137,7 @@ export class InferenceModel {
   private readonly kvDim: number;
   private scores = new Float32Array(256);
   /** Wasm memory holding every KV cache of this model (one per thread). */
-  readonly arena = new KernelArena();
+  readonly arena: KernelArena;
   private readonly useKernels: boolean;
   /** Float offsets of the norm weights' copies in the arena: per layer input then post-attention, then the final norm. */
   private readonly normOffsets: number[] = [];
@@ -147,6 +147,7 @@ export class InferenceModel {
   /** Builds the inference weights (tfjs tensors on the current backend: call `initTf()` first). */
   constructor(config: LlamaConfig, weights: LlamaWeights) {
     this.config = config;
+    this.arena = new KernelArena(config.headDim);
     const d = config.hiddenSize;
     const I = config.intermediateSize;
     this.qDim = config.numAttentionHeads * config.headDim;

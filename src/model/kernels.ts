@@ -42,7 +42,7 @@ function hsum(v: string): string {
     local.get ${v} f32x4.extract_lane 2 local.get ${v} f32x4.extract_lane 3 f32.add f32.add`;
 }
 
-const FUNCTIONS: WasmFunction[] = [
+const GENERIC: WasmFunction[] = [
   {
     // out[t] = scale · q·k_t for t < n, keys `stride` bytes apart. Four keys at a time share each load of q
     // and their four lane sums are reduced together by shuffles; every key's sum is ((l0 + l2) + (l1 + l3)).
@@ -403,6 +403,87 @@ const FUNCTIONS: WasmFunction[] = [
   },
 ];
 
+/**
+ * `scores` and `accum` for one head width, fully unrolled over the hd/4 chunks of a head: q's chunks (and
+ * accum's output chunks) live in locals for the whole call, so the inner loop is only over keys. Same
+ * signatures and the same arithmetic order as the generic versions (the `hdB` argument is ignored).
+ */
+function specialised(hd: number): WasmFunction[] {
+  const C = hd / 4;
+  const chunks = Array.from({ length: C }, (_, c) => c);
+  const qLocals: Array<[string, "v128"]> = chunks.map((c) => [`q${c}`, "v128"]);
+  const loadQ = chunks.map((c) => `local.get $q v128.load offset=${16 * c} local.set $q${c}`).join("\n");
+  // Σ_c q_c·k_c for the key at local $ptr, left on the stack: ((q0·k0 + q1·k1) + q2·k2) + …
+  const dot = (ptr: string): string =>
+    chunks.map((c) => `local.get $q${c} local.get ${ptr} v128.load offset=${16 * c} f32x4.mul` + (c > 0 ? " f32x4.add" : "")).join("\n");
+  const scores: WasmFunction = {
+    name: "scores",
+    params: [["q", "i32"], ["k", "i32"], ["n", "i32"], ["hdB", "i32"], ["strideB", "i32"], ["scale", "f32"], ["out", "i32"]],
+    result: "f32",
+    locals: [
+      ["t", "i32"], ["k1", "i32"], ["k2", "i32"], ["k3", "i32"],
+      ["a0", "v128"], ["a1", "v128"], ["a2", "v128"], ["a3", "v128"], ["s01", "v128"], ["s23", "v128"],
+      ["m", "v128"], ["max", "f32"], ["x", "f32"], ...qLocals,
+    ],
+    body: `
+      ${loadQ}
+      f32x4.const -Infinity local.set $m
+      block loop
+        local.get $t i32.const 4 i32.add local.get $n i32.gt_u br_if 1
+        local.get $k local.get $strideB i32.add local.tee $k1 local.get $strideB i32.add local.tee $k2 local.get $strideB i32.add local.set $k3
+        ${dot("$k")} local.set $a0
+        ${dot("$k1")} local.set $a1
+        ${dot("$k2")} local.set $a2
+        ${dot("$k3")} local.set $a3
+        local.get $a0 local.get $a1 f32x4.shuffle 0 4 1 5 local.get $a0 local.get $a1 f32x4.shuffle 2 6 3 7 f32x4.add local.set $s01
+        local.get $a2 local.get $a3 f32x4.shuffle 0 4 1 5 local.get $a2 local.get $a3 f32x4.shuffle 2 6 3 7 f32x4.add local.set $s23
+        local.get $s01 local.get $s23 f32x4.shuffle 0 1 4 5 local.get $s01 local.get $s23 f32x4.shuffle 2 3 6 7 f32x4.add
+        local.get $scale f32x4.splat f32x4.mul local.set $a0
+        local.get $out local.get $a0 v128.store
+        local.get $m local.get $a0 f32x4.max local.set $m
+        local.get $out i32.const 16 i32.add local.set $out
+        local.get $k3 local.get $strideB i32.add local.set $k
+        local.get $t i32.const 4 i32.add local.set $t
+        br 0
+      end end
+      local.get $m f32x4.extract_lane 0 local.get $m f32x4.extract_lane 1 f32.max
+      local.get $m f32x4.extract_lane 2 local.get $m f32x4.extract_lane 3 f32.max f32.max local.set $max
+      block loop
+        local.get $t local.get $n i32.ge_u br_if 1
+        ${dot("$k")} local.set $a0
+        local.get $a0 f32x4.extract_lane 0 local.get $a0 f32x4.extract_lane 2 f32.add
+        local.get $a0 f32x4.extract_lane 1 local.get $a0 f32x4.extract_lane 3 f32.add f32.add
+        local.get $scale f32.mul local.set $x
+        local.get $out local.get $x f32.store
+        local.get $max local.get $x f32.max local.set $max
+        local.get $out i32.const 4 i32.add local.set $out
+        local.get $k local.get $strideB i32.add local.set $k
+        local.get $t i32.const 1 i32.add local.set $t
+        br 0
+      end end
+      local.get $max`,
+  };
+  const accLocals: Array<[string, "v128"]> = chunks.map((c) => [`o${c}`, "v128"]);
+  const accum: WasmFunction = {
+    name: "accum",
+    params: [["p", "i32"], ["v", "i32"], ["n", "i32"], ["hdB", "i32"], ["strideB", "i32"], ["out", "i32"]],
+    locals: [["t", "i32"], ["ps", "v128"], ...accLocals],
+    body: `
+      ${chunks.map((c) => `local.get $out v128.load offset=${16 * c} local.set $o${c}`).join("\n")}
+      block loop
+        local.get $t local.get $n i32.ge_u br_if 1
+        local.get $p f32.load f32x4.splat local.set $ps
+        ${chunks.map((c) => `local.get $o${c} local.get $ps local.get $v v128.load offset=${16 * c} f32x4.mul f32x4.add local.set $o${c}`).join("\n")}
+        local.get $p i32.const 4 i32.add local.set $p
+        local.get $v local.get $strideB i32.add local.set $v
+        local.get $t i32.const 1 i32.add local.set $t
+        br 0
+      end end
+      ${chunks.map((c) => `local.get $out local.get $o${c} v128.store offset=${16 * c}`).join("\n")}`,
+  };
+  return GENERIC.map((f) => (f.name === "scores" ? scores : f.name === "accum" ? accum : f));
+}
+
 interface KernelExports {
   scores(q: number, k: number, n: number, hdBytes: number, strideBytes: number, scale: number, out: number): void;
   accum(p: number, v: number, n: number, hdBytes: number, strideBytes: number, out: number): void;
@@ -427,12 +508,23 @@ interface WasmApi {
 }
 const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
-let compiled: object | null = null;
+/** Compiled modules: "generic", or one per head width the kernels were specialised for. */
+const compiled = new Map<string, object>();
+
+function moduleFor(headDim: number): object {
+  const key = headDim > 0 && headDim % 4 === 0 ? String(headDim) : "generic";
+  let m = compiled.get(key);
+  if (m === undefined) {
+    m = new wasm.Module(assembleModule(key === "generic" ? GENERIC : specialised(headDim)));
+    compiled.set(key, m);
+  }
+  return m;
+}
 
 /** True where WebAssembly SIMD is available (Node ≥ 16.4). */
 export function simdAvailable(): boolean {
   try {
-    if (compiled === null) compiled = new wasm.Module(assembleModule(FUNCTIONS));
+    moduleFor(0);
     return true;
   } catch {
     return false;
@@ -457,10 +549,10 @@ export class KernelArena {
   scratch = 0;
   private scratchSize = 0;
 
-  constructor(initialBytes = 16 << 20) {
-    if (compiled === null) compiled = new wasm.Module(assembleModule(FUNCTIONS));
+  /** `headDim`: the attention kernels are specialised for that head width (a multiple of 4; 0: generic). */
+  constructor(headDim = 0, initialBytes = 16 << 20) {
     this.memory = new wasm.Memory({ initial: Math.ceil(initialBytes / PAGE) });
-    const instance = new wasm.Instance(compiled, { env: { memory: this.memory } });
+    const instance = new wasm.Instance(moduleFor(headDim), { env: { memory: this.memory } });
     this.kernels = instance.exports as unknown as KernelExports;
     this.f32 = new Float32Array(this.memory.buffer);
     this.top = 16; // keep offset 0 unused
