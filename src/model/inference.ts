@@ -105,6 +105,9 @@ export class KvCache {
   }
 }
 
+/** Steps with at most this many rows reuse one workspace (decoding); larger ones allocate their own. */
+const SMALL_STEP_ROWS = 64;
+
 const registry = new FinalizationRegistry<{ arena: KernelArena; block: number; floats: number }>((held) => held.arena.release(held.block, held.floats));
 
 /** One sequence's share of a forward step: new tokens appended to `cache`. */
@@ -141,6 +144,8 @@ export class InferenceModel {
   private readonly useKernels: boolean;
   /** Float offsets of the norm weights' copies in the arena: per layer input then post-attention, then the final norm. */
   private readonly normOffsets: number[] = [];
+  /** Buffers for steps of at most SMALL_STEP_ROWS rows, allocated once. */
+  private smallWorkspace: { block: number; floats: number } | null = null;
   /** The rotary tables' copy in the arena (float offsets), for the tables it was made from. */
   private ropeArena: { tables: RopeTables; cos: number; sin: number } | null = null;
 
@@ -243,15 +248,19 @@ export class InferenceModel {
     // Row r belongs to input rowSeq[r] at absolute position rowPos[r].
     const rowSeq = new Int32Array(N);
     const rowPos = new Int32Array(N);
+    for (const inp of inputs) for (const tok of inp.tokens) if (!Number.isInteger(tok) || tok < 0 || tok >= V) throw new Error(`token id ${tok} is outside the vocabulary (0…${V - 1})`);
     for (const inp of inputs) inp.cache.ensure(inp.tokens.length);
     const A = this.arena;
-    const bx = A.alloc(N * d);
-    const bh = A.alloc(N * d);
-    const bt = A.alloc(N * d);
-    const bqkv = A.alloc(N * width);
-    const battn = A.alloc(N * this.qDim);
-    const bgu = A.alloc(N * 2 * I);
-    const bact = A.alloc(N * I);
+    // Per-row buffers, carved from one arena block (kept between calls for small steps: decoding).
+    const ws = this.workspace(N);
+    const bx = ws.block;
+    const bh = bx + N * d;
+    const bt = bh + N * d;
+    const bqkv = bt + N * d;
+    const battn = bqkv + N * width;
+    const bgu = battn + N * this.qDim;
+    const bact = bgu + N * 2 * I;
+    const bpos = bact + N * I;
     let maxPos = 0;
     {
       const f32 = A.f32;
@@ -259,7 +268,6 @@ export class InferenceModel {
       inputs.forEach((inp, s) => {
         const start = inp.cache.length;
         inp.tokens.forEach((tok, i) => {
-          if (!Number.isInteger(tok) || tok < 0 || tok >= V) throw new Error(`token id ${tok} is outside the vocabulary (0…${V - 1})`);
           f32.set(this.embed.subarray(tok * d, tok * d + d), bx + r * d);
           rowSeq[r] = s;
           rowPos[r] = start + i;
@@ -272,7 +280,6 @@ export class InferenceModel {
     const scratch = A.ensureScratch(maxPos + 8);
     // Row positions (i32) and the rotary tables in the arena, for the rope kernel.
     const useRopeKernel = this.useKernels && cfg.headDim % 8 === 0;
-    const bpos = A.alloc(N);
     new Int32Array(A.memory.buffer, bpos * 4, N).set(rowPos);
     if (useRopeKernel && this.ropeArena?.tables !== this.rope) {
       if (this.ropeArena) {
@@ -342,15 +349,24 @@ export class InferenceModel {
       }
       return { logits, logZ, first, counts };
     } finally {
-      A.release(bx, N * d);
-      A.release(bh, N * d);
-      A.release(bt, N * d);
-      A.release(bqkv, N * width);
-      A.release(battn, N * this.qDim);
-      A.release(bgu, N * 2 * I);
-      A.release(bact, N * I);
-      A.release(bpos, N);
+      if (ws !== this.smallWorkspace) A.release(ws.block, ws.floats);
     }
+  }
+
+  /** Floats per row of the forward's buffers: x, h, tmp, qkv, attention out, gate|up, act, position. */
+  private rowFloats(): number {
+    const { hiddenSize: d, intermediateSize: I } = this.config;
+    return 3 * d + (this.qDim + 2 * this.kvDim) + this.qDim + 3 * I + 1;
+  }
+
+  private workspace(N: number): { block: number; floats: number } {
+    const floats = N * this.rowFloats() + 4;
+    if (N > SMALL_STEP_ROWS) return { block: this.arena.alloc(floats), floats };
+    if (this.smallWorkspace === null) {
+      const all = SMALL_STEP_ROWS * this.rowFloats() + 4;
+      this.smallWorkspace = { block: this.arena.alloc(all), floats: all };
+    }
+    return this.smallWorkspace;
   }
 
   /** out rows = x rows / rms · weight (offsets in floats; `wOff` is the weight's copy in the arena). */
