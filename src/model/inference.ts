@@ -88,6 +88,26 @@ export class KvCache {
     registry.register(this, { arena: this.arena, block, floats: this.blockFloats(cap) }, this);
   }
 
+  /** The own positions' keys and values, [2 · layers][own, kvDim] concatenated (to rebuild the cache elsewhere). */
+  exportOwn(): Float32Array {
+    this.check();
+    const n = this.own * this.kvDim;
+    const out = new Float32Array(2 * this.layers * n);
+    for (let i = 0; i < 2 * this.layers; i++) out.set(this.arena.f32.subarray(this.block + i * this.capacity * this.kvDim, this.block + i * this.capacity * this.kvDim + n), i * n);
+    return out;
+  }
+
+  /** Appends positions exported by `exportOwn()` of a cache of the same model (this cache must be empty). */
+  importOwn(data: Float32Array): void {
+    const per = 2 * this.layers * this.kvDim;
+    if (this.own !== 0 || data.length % per !== 0) throw new Error("KvCache.importOwn: needs an empty cache and data from exportOwn() of the same model");
+    const positions = data.length / per;
+    this.ensure(positions);
+    const n = positions * this.kvDim;
+    for (let i = 0; i < 2 * this.layers; i++) this.arena.f32.set(data.subarray(i * n, (i + 1) * n), this.block + i * this.capacity * this.kvDim);
+    this.own = positions;
+  }
+
   /** Frees the cache's memory; using it afterwards throws. */
   release(): void {
     if (this.released) return;

@@ -3,7 +3,7 @@
  * continuation forks its KV cache and all continuations run together. Position j of a continuation is scored
  * with the distribution after prefix + continuation[<j]; position 0 uses the prefix's last logits.
  */
-import type { InferenceModel, StepInput } from "./inference.js";
+import type { InferenceModel, KvCache, StepInput } from "./inference.js";
 
 export type ScoreDistributions = "full" | "topk" | "none";
 
@@ -23,15 +23,66 @@ export interface ScoredTokens {
   fullLogprobs?: Float32Array[];
 }
 
-export function scoreContinuations(model: InferenceModel, prefixIds: readonly number[], continuations: ReadonlyArray<readonly number[]>, opts: ScoreOptions): ScoredTokens[] {
-  if (prefixIds.length === 0) throw new RangeError("score needs a non-empty prefix (the first token has no distribution without context)");
+/**
+ * An encoded prefix: its KV cache contents and the log-distribution of the token after it. Encoding is
+ * deterministic, so a prefix encoded on one thread and imported on another scores exactly like one encoded
+ * there (the engine encodes once and shares it between its worker threads).
+ */
+export interface EncodedPrefix {
+  /** KvCache.exportOwn() of the prefix's cache. */
+  kv: Float32Array;
+  /** log-probabilities of the next token after the prefix [V]. */
+  lastLogp: Float32Array;
+}
+
+export function encodePrefix(model: InferenceModel, prefixIds: readonly number[]): EncodedPrefix {
+  checkPrefix(model, prefixIds);
+  const cache = model.newCache(prefixIds.length);
+  try {
+    const lastLogp = runPrefix(model, cache, prefixIds);
+    return { kv: cache.exportOwn(), lastLogp };
+  } finally {
+    cache.release();
+  }
+}
+
+function checkPrefix(model: InferenceModel, ids: readonly number[]): void {
+  if (ids.length === 0) throw new RangeError("score needs a non-empty prefix (the first token has no distribution without context)");
+  checkIds(model, ids);
+}
+
+function checkIds(model: InferenceModel, ids: readonly number[]): void {
   const V = model.config.vocabSize;
-  for (const ids of [prefixIds, ...continuations]) for (const id of ids) if (!Number.isInteger(id) || id < 0 || id >= V) throw new RangeError(`token id ${id} is outside the vocabulary`);
+  for (const id of ids) if (!Number.isInteger(id) || id < 0 || id >= V) throw new RangeError(`token id ${id} is outside the vocabulary`);
+}
+
+function runPrefix(model: InferenceModel, cache: KvCache, prefixIds: readonly number[]): Float32Array {
+  const V = model.config.vocabSize;
+  const pre = model.forwardLogZ([{ cache, tokens: prefixIds, logits: "last" }]);
+  const lp = new Float32Array(V);
+  for (let v = 0; v < V; v++) lp[v] = pre.logits[v] - pre.logZ[0];
+  return lp;
+}
+
+export function scoreContinuations(
+  model: InferenceModel,
+  prefixIds: readonly number[],
+  continuations: ReadonlyArray<readonly number[]>,
+  opts: ScoreOptions,
+  encoded?: EncodedPrefix,
+): ScoredTokens[] {
+  checkPrefix(model, prefixIds);
+  for (const ids of continuations) checkIds(model, ids);
+  const V = model.config.vocabSize;
   if (opts.distributions === "topk" && !(Number.isInteger(opts.topK) && (opts.topK as number) > 0)) throw new RangeError("distributions 'topk' needs a positive topK");
   const prefixCache = model.newCache(prefixIds.length);
-  const pre = model.forwardLogZ([{ cache: prefixCache, tokens: prefixIds, logits: "last" }]);
-  const prefixLogp = new Float32Array(V);
-  for (let v = 0; v < V; v++) prefixLogp[v] = pre.logits[v] - pre.logZ[0];
+  let prefixLogp: Float32Array;
+  if (encoded !== undefined) {
+    if (encoded.lastLogp.length !== V) throw new RangeError("encoded prefix is from a model with another vocabulary");
+    prefixCache.importOwn(encoded.kv);
+    if (prefixCache.length !== prefixIds.length) throw new RangeError(`encoded prefix has ${prefixCache.length} positions, the prefix ${prefixIds.length} tokens`);
+    prefixLogp = encoded.lastLogp;
+  } else prefixLogp = runPrefix(model, prefixCache, prefixIds);
 
   const windowed = continuations.map((c) => (opts.window !== undefined ? c.slice(0, opts.window) : c.slice()));
   const results: ScoredTokens[] = new Array(windowed.length);

@@ -35,7 +35,7 @@ import { UserError } from "../../util/errors.js";
 import { ChatTemplate } from "../../model/chat.js";
 import { loadModelFolder, type ModelFolder } from "../../model/folder.js";
 import type { GeneratedCompletion, GenerationRequest } from "../../model/generate.js";
-import type { ScoredTokens, ScoreOptions } from "../../model/score.js";
+import type { EncodedPrefix, ScoredTokens, ScoreOptions } from "../../model/score.js";
 import { ModelTokenizer } from "../../model/tokenizer.js";
 import type { TfBackendName } from "../../model/tf.js";
 import { ModelRuntime, type RuntimeSource } from "./runtime.js";
@@ -261,13 +261,13 @@ export class EmbeddedEngine implements Engine {
     if (this.local !== null) {
       scored = this.local.score(prefix, conts, options);
     } else {
-      // Continuations split across workers in contiguous groups balanced by token count; each worker encodes
-      // the prefix once and reuses its cache for its group.
-      const groups = splitByTokens(conts, this.workers.length, request.window);
+      // Continuations split across workers in contiguous groups balanced by token count. With more than one
+      // busy worker, one of them encodes the prefix and every worker starts from that encoding (exactly what
+      // it would have computed itself), so the prefix is encoded once, not once per worker.
+      const groups = splitByTokens(conts, this.workers.length, request.window).filter((g) => g.items.length > 0);
       const order = [...this.workers].sort((a, b) => a.load - b.load);
-      const jobs = groups.map((g, k) =>
-        g.items.length === 0 ? Promise.resolve([] as ScoredTokens[]) : order[k].call<ScoredTokens[]>({ type: "score", prefix, continuations: g.items, options }, g.tokens),
-      );
+      const encoded = groups.length > 1 ? await withAbort(order[0].call<EncodedPrefix>({ type: "encodePrefix", prefix }, prefix.length), opts.signal) : undefined;
+      const jobs = groups.map((g, k) => order[k].call<ScoredTokens[]>({ type: "score", prefix, continuations: g.items, options, encoded }, g.tokens));
       scored = (await withAbort(Promise.all(jobs), opts.signal)).flat();
     }
     return {

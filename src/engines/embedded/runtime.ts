@@ -6,7 +6,7 @@ import { initTf, type TfBackendName } from "../../model/tf.js";
 import type { LlamaConfig } from "../../model/config.js";
 import { BatchGenerator, type GeneratedCompletion, type GenerationRequest } from "../../model/generate.js";
 import { InferenceModel } from "../../model/inference.js";
-import { scoreContinuations, type ScoredTokens, type ScoreOptions } from "../../model/score.js";
+import { encodePrefix, scoreContinuations, type EncodedPrefix, type ScoredTokens, type ScoreOptions } from "../../model/score.js";
 import { ModelTokenizer, type TokenizerFiles } from "../../model/tokenizer.js";
 import type { LlamaWeights } from "../../model/weights.js";
 
@@ -41,8 +41,12 @@ export class ModelRuntime {
     return this.generator.generate(req);
   }
 
-  score(prefix: readonly number[], continuations: ReadonlyArray<readonly number[]>, opts: ScoreOptions): ScoredTokens[] {
-    return scoreContinuations(this.model, prefix, continuations, opts);
+  score(prefix: readonly number[], continuations: ReadonlyArray<readonly number[]>, opts: ScoreOptions, encoded?: EncodedPrefix): ScoredTokens[] {
+    return scoreContinuations(this.model, prefix, continuations, opts, encoded);
+  }
+
+  encodePrefix(prefix: readonly number[]): EncodedPrefix {
+    return encodePrefix(this.model, prefix);
   }
 
   dispose(): void {
