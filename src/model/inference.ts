@@ -231,17 +231,18 @@ export class InferenceModel {
   }
 
   /**
-   * Like `forward`, but returns the logits of every requested row in one array, with each row's
-   * log-normaliser log Z = log Σ exp(logits) (so a log-probability is `logits[row·V + id] − logZ[row]`);
-   * `first[i]` is input i's first row. The scorer's path: no per-position log-softmax, no copies.
+   * Like `forward`, but returns the log-probabilities (logits − log Σ exp logits, in float32) of every
+   * requested row in one array [rows, V]; input i's rows start at row `first[i]`. The scorer's path: one
+   * log-softmax over the whole block (SIMD), no per-position arrays.
    */
-  forwardLogZ(inputs: readonly StepInput[]): { logits: Float32Array; logZ: Float64Array; first: number[]; counts: number[] } {
+  forwardLogProbs(inputs: readonly StepInput[]): { logp: Float32Array; first: number[]; counts: number[] } {
     const res = this.run(inputs, true);
-    if (res === null) return { logits: new Float32Array(0), logZ: new Float64Array(0), first: inputs.map(() => 0), counts: inputs.map(() => 0) };
-    return res as { logits: Float32Array; logZ: Float64Array; first: number[]; counts: number[] };
+    if (res === null) return { logp: new Float32Array(0), first: inputs.map(() => 0), counts: inputs.map(() => 0) };
+    return { logp: res.logits, first: res.first, counts: res.counts };
   }
 
-  private run(inputs: readonly StepInput[], withLogZ: boolean): { logits: Float32Array; logZ: Float64Array | null; first: number[]; counts: number[] } | null {
+  /** The forward pass; the rows' logits, or with `logSoftmax` their log-probabilities. */
+  private run(inputs: readonly StepInput[], logSoftmax: boolean): { logits: Float32Array; first: number[]; counts: number[] } | null {
     const cfg = this.config;
     const d = cfg.hiddenSize;
     const I = cfg.intermediateSize;
@@ -343,31 +344,36 @@ export class InferenceModel {
         want.forEach((row, i) => f32.copyWithin(bt + i * d, bx + row * d, bx + row * d + d));
         this.rmsNorm(bt, this.finalNorm, this.normOffsets[this.normOffsets.length - 1], bh, W);
       }
-      const logits = matmul(f32.subarray(bh, bh + W * d), W, this.head);
-      let logZ: Float64Array | null = null;
-      if (withLogZ) {
-        logZ = new Float64Array(W);
-        if (this.useKernels) {
-          // Row statistics (max, Σ exp) in wasm; the kernel reads up to 3 floats past the last row.
-          const bl = A.alloc(W * V + 4);
-          const bs = A.alloc(2 * W);
+      if (logSoftmax && this.useKernels) {
+        // Head into the arena, row statistics (max, Σ exp) in wasm, log Z per row, subtract in wasm.
+        // softmaxStats reads up to 3 floats past the last row.
+        const bl = A.alloc(W * V + 4);
+        const bs = A.alloc(2 * W);
+        try {
           const g = A.f32;
-          g.set(logits, bl);
+          matmulInto(g, bh, W, this.head, bl);
           A.kernels.softmaxStats(bl * 4, W, V, bs * 4);
-          for (let i = 0; i < W; i++) logZ[i] = g[bs + 2 * i] + Math.log(g[bs + 2 * i + 1]);
+          // log Z of row i into bs[i] (stats of row i are at 2i, 2i + 1 ≥ i: read before overwritten).
+          for (let i = 0; i < W; i++) g[bs + i] = g[bs + 2 * i] + Math.log(g[bs + 2 * i + 1]);
+          A.kernels.subRows(bl * 4, W, V, bs * 4);
+          return { logits: g.slice(bl, bl + W * V), first, counts };
+        } finally {
           A.release(bl, W * V + 4);
           A.release(bs, 2 * W);
-        } else {
-          for (let i = 0; i < W; i++) {
-            let max = -Infinity;
-            for (let j = i * V; j < (i + 1) * V; j++) if (logits[j] > max) max = logits[j];
-            let sum = 0;
-            for (let j = i * V; j < (i + 1) * V; j++) sum += Math.exp(logits[j] - max);
-            logZ[i] = max + Math.log(sum);
-          }
         }
       }
-      return { logits, logZ, first, counts };
+      const logits = matmul(f32.subarray(bh, bh + W * d), W, this.head);
+      if (logSoftmax) {
+        for (let i = 0; i < W; i++) {
+          let max = -Infinity;
+          for (let j = i * V; j < (i + 1) * V; j++) if (logits[j] > max) max = logits[j];
+          let sum = 0;
+          for (let j = i * V; j < (i + 1) * V; j++) sum += Math.exp(logits[j] - max);
+          const logZ = Math.fround(max + Math.log(sum));
+          for (let j = i * V; j < (i + 1) * V; j++) logits[j] -= logZ;
+        }
+      }
+      return { logits, first, counts };
     } finally {
       if (ws !== this.smallWorkspace) A.release(ws.block, ws.floats);
     }

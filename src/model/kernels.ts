@@ -401,6 +401,36 @@ const GENERIC: WasmFunction[] = [
         br 0
       end end`,
   },
+  {
+    // x[r][t] -= c[r] for t < n (any n; rows packed; stays inside the rows).
+    name: "subRows",
+    params: [["x", "i32"], ["rows", "i32"], ["n", "i32"], ["c", "i32"]],
+    locals: [["r", "i32"], ["t", "i32"], ["z", "f32"], ["zv", "v128"]],
+    body: `
+      block loop
+        local.get $r local.get $rows i32.ge_u br_if 1
+        local.get $c f32.load local.tee $z f32x4.splat local.set $zv
+        i32.const 0 local.set $t
+        block loop
+          local.get $t i32.const 4 i32.add local.get $n i32.gt_u br_if 1
+          local.get $x local.get $t i32.const 4 i32.mul i32.add
+          local.get $x local.get $t i32.const 4 i32.mul i32.add v128.load local.get $zv f32x4.sub v128.store
+          local.get $t i32.const 4 i32.add local.set $t
+          br 0
+        end end
+        block loop
+          local.get $t local.get $n i32.ge_u br_if 1
+          local.get $x local.get $t i32.const 4 i32.mul i32.add
+          local.get $x local.get $t i32.const 4 i32.mul i32.add f32.load local.get $z f32.sub f32.store
+          local.get $t i32.const 1 i32.add local.set $t
+          br 0
+        end end
+        local.get $x local.get $n i32.const 4 i32.mul i32.add local.set $x
+        local.get $c i32.const 4 i32.add local.set $c
+        local.get $r i32.const 1 i32.add local.set $r
+        br 0
+      end end`,
+  },
 ];
 
 /**
@@ -493,6 +523,7 @@ interface KernelExports {
   swiGlu(gu: number, act: number, rows: number, IB: number): void;
   addTo(x: number, y: number, nB: number): void;
   softmaxStats(x: number, rows: number, n: number, stats: number): void;
+  subRows(x: number, rows: number, n: number, c: number): void;
 }
 
 // The project's TypeScript lib (ES2023, no DOM) does not declare the WebAssembly JS API; these are the few

@@ -57,11 +57,7 @@ function checkIds(model: InferenceModel, ids: readonly number[]): void {
 }
 
 function runPrefix(model: InferenceModel, cache: KvCache, prefixIds: readonly number[]): Float32Array {
-  const V = model.config.vocabSize;
-  const pre = model.forwardLogZ([{ cache, tokens: prefixIds, logits: "last" }]);
-  const lp = new Float32Array(V);
-  for (let v = 0; v < V; v++) lp[v] = pre.logits[v] - pre.logZ[0];
-  return lp;
+  return model.forwardLogProbs([{ cache, tokens: prefixIds, logits: "last" }]).logp;
 }
 
 export function scoreContinuations(
@@ -87,7 +83,6 @@ export function scoreContinuations(
   const windowed = continuations.map((c) => (opts.window !== undefined ? c.slice(0, opts.window) : c.slice()));
   const results: ScoredTokens[] = new Array(windowed.length);
   const maxRows = opts.maxRowsPerStep ?? 4096;
-  const rowLogp = new Float32Array(V);
   let i = 0;
   while (i < windowed.length) {
     // A group of continuations whose tokens (less the last, whose successor is never scored) fit in maxRows.
@@ -98,14 +93,14 @@ export function scoreContinuations(
       group.push(i++);
     }
     const inputs: StepInput[] = group.map((g) => ({ cache: prefixCache.fork(windowed[g].length), tokens: windowed[g].slice(0, -1), logits: "all" }));
-    // All continuations' positions run as one batch of rows; log-probs are logits − log Z, formed only for
-    // what was asked (the picked token always; whole rows for "full" and "topk").
-    const { logits, logZ, first } = model.forwardLogZ(inputs);
+    // All continuations' positions run as one batch of rows, log-softmax over the whole block at once.
+    const { logp, first } = model.forwardLogProbs(inputs);
     group.forEach((g, k) => {
       const ids = windowed[g];
       const out: ScoredTokens = { tokenIds: ids, logprobs: new Array<number>(ids.length) };
       // One buffer per continuation for its full distributions (positions ≥ 1 are views into it).
-      const full = opts.distributions === "full" && ids.length > 1 ? new Float32Array((ids.length - 1) * V) : null;
+      const rows0 = first[k];
+      const full = opts.distributions === "full" && ids.length > 1 ? logp.slice(rows0 * V, (rows0 + ids.length - 1) * V) : null;
       if (opts.distributions === "full") out.fullLogprobs = [];
       if (opts.distributions === "topk") out.topLogprobs = [];
       for (let j = 0; j < ids.length; j++) {
@@ -115,15 +110,10 @@ export function scoreContinuations(
           if (out.topLogprobs) out.topLogprobs.push(topKOf(prefixLogp, opts.topK as number));
           continue;
         }
-        const row = first[k] + j - 1;
-        const z = logZ[row];
-        const base = row * V;
-        out.logprobs[j] = Math.fround(logits[base + ids[j]] - z);
-        if (full === null && out.topLogprobs === undefined) continue;
-        const lp = full !== null ? full.subarray((j - 1) * V, j * V) : rowLogp;
-        for (let v = 0; v < V; v++) lp[v] = logits[base + v] - z;
-        if (out.fullLogprobs) out.fullLogprobs.push(lp);
-        if (out.topLogprobs) out.topLogprobs.push(topKOf(lp, opts.topK as number));
+        const base = (rows0 + j - 1) * V;
+        out.logprobs[j] = logp[base + ids[j]];
+        if (full !== null) out.fullLogprobs!.push(full.subarray((j - 1) * V, j * V));
+        if (out.topLogprobs) out.topLogprobs.push(topKOf(logp.subarray(base, base + V), opts.topK as number));
       }
       results[g] = out;
     });
