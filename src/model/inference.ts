@@ -233,16 +233,18 @@ export class InferenceModel {
   /**
    * Like `forward`, but returns the log-probabilities (logits − log Σ exp logits, in float32) of every
    * requested row in one array [rows, V]; input i's rows start at row `first[i]`. The scorer's path: one
-   * log-softmax over the whole block (SIMD), no per-position arrays.
+   * log-softmax over the whole block (SIMD), no per-position arrays. With `view`, `logp` may be a view into
+   * the model's arena, valid only until the next call on this model (saves a copy when the caller copies
+   * what it keeps anyway).
    */
-  forwardLogProbs(inputs: readonly StepInput[]): { logp: Float32Array; first: number[]; counts: number[] } {
-    const res = this.run(inputs, true);
+  forwardLogProbs(inputs: readonly StepInput[], opts: { view?: boolean } = {}): { logp: Float32Array; first: number[]; counts: number[] } {
+    const res = this.run(inputs, true, opts.view === true);
     if (res === null) return { logp: new Float32Array(0), first: inputs.map(() => 0), counts: inputs.map(() => 0) };
     return { logp: res.logits, first: res.first, counts: res.counts };
   }
 
   /** The forward pass; the rows' logits, or with `logSoftmax` their log-probabilities. */
-  private run(inputs: readonly StepInput[], logSoftmax: boolean): { logits: Float32Array; first: number[]; counts: number[] } | null {
+  private run(inputs: readonly StepInput[], logSoftmax: boolean, view = false): { logits: Float32Array; first: number[]; counts: number[] } | null {
     const cfg = this.config;
     const d = cfg.hiddenSize;
     const I = cfg.intermediateSize;
@@ -356,7 +358,7 @@ export class InferenceModel {
           // log Z of row i into bs[i] (stats of row i are at 2i, 2i + 1 ≥ i: read before overwritten).
           for (let i = 0; i < W; i++) g[bs + i] = g[bs + 2 * i] + Math.log(g[bs + 2 * i + 1]);
           A.kernels.subRows(bl * 4, W, V, bs * 4);
-          return { logits: g.slice(bl, bl + W * V), first, counts };
+          return { logits: view ? g.subarray(bl, bl + W * V) : g.slice(bl, bl + W * V), first, counts };
         } finally {
           A.release(bl, W * V + 4);
           A.release(bs, 2 * W);

@@ -93,8 +93,9 @@ export function scoreContinuations(
       group.push(i++);
     }
     const inputs: StepInput[] = group.map((g) => ({ cache: prefixCache.fork(windowed[g].length), tokens: windowed[g].slice(0, -1), logits: "all" }));
-    // All continuations' positions run as one batch of rows, log-softmax over the whole block at once.
-    const { logp, first } = model.forwardLogProbs(inputs);
+    // All continuations' positions run as one batch of rows, log-softmax over the whole block at once. `logp`
+    // is a view into the model's arena: everything kept below is copied out before the next model call.
+    const { logp, first } = model.forwardLogProbs(inputs, { view: true });
     group.forEach((g, k) => {
       const ids = windowed[g];
       const out: ScoredTokens = { tokenIds: ids, logprobs: new Array<number>(ids.length) };
