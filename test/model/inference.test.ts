@@ -18,6 +18,9 @@ const V = 211;
 const variants = [
   { name: "GQA, untied", cfg: makeConfig({ vocabSize: V, hiddenSize: 48, numHiddenLayers: 3, numAttentionHeads: 6, numKeyValueHeads: 2, intermediateSize: 80, ropeTheta: 700 }) },
   { name: "MHA, tied", cfg: makeConfig({ vocabSize: V, hiddenSize: 32, numHiddenLayers: 2, numAttentionHeads: 4, intermediateSize: 64, tieWordEmbeddings: true }) },
+  // The attention kernels are specialised per head width: cover the widths of the benchmark and built-in models too.
+  { name: "GQA, head width 16", cfg: makeConfig({ vocabSize: V, hiddenSize: 64, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2, intermediateSize: 96, tieWordEmbeddings: true }) },
+  { name: "GQA, head width 32", cfg: makeConfig({ vocabSize: V, hiddenSize: 128, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2, intermediateSize: 160, tieWordEmbeddings: true }) },
 ];
 
 function randomTokens(rng: Rng, n: number): number[] {
