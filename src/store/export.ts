@@ -3,7 +3,8 @@
  * object per line. Written to a temporary file and renamed, so a failed export never leaves half a file
  * where a complete one was.
  */
-import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { writeSync } from "node:fs";
+import { writeAtomically } from "../util/atomic-file.js";
 import type { Table } from "./table.js";
 
 export interface JsonlExportOptions<T> {
@@ -15,10 +16,8 @@ export interface JsonlExportOptions<T> {
 
 /** Writes the table's records to `path` as JSON lines; returns the number of lines written. */
 export function writeJsonl<T extends object, K extends keyof T & string>(table: Table<T, K>, path: string, opts: JsonlExportOptions<T> = {}): number {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, "w");
   let lines = 0;
-  try {
+  writeAtomically(path, (fd) => {
     let buffer = "";
     for (const record of table.iterate(opts.filter ?? {})) {
       const value = opts.map ? opts.map(record) : record;
@@ -31,13 +30,7 @@ export function writeJsonl<T extends object, K extends keyof T & string>(table: 
       }
     }
     writeSync(fd, buffer);
-  } catch (err) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
+  });
   return lines;
 }
 

@@ -24,7 +24,7 @@
  * otherwise. So re-running with different parameters never silently mixes records, and never loses any.
  */
 import Database from "better-sqlite3";
-import { existsSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync, mkdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync, mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import type { ModelIdentity } from "../engines/engine.js";
@@ -32,6 +32,7 @@ import { UserError } from "../util/errors.js";
 import { codeVersion } from "../util/version.js";
 import { diffJson, fingerprint, formatDifferences, matchPath, toJsonValue, type JsonDifference, type JsonValue } from "./json.js";
 import { createTableSql, quoteIdent, Table, tableShape, type AnyTable, type AnyTableDef, type ColumnInfo, type TableDef } from "./table.js";
+import { writeFileAtomic } from "../util/atomic-file.js";
 
 export const RUN_FORMAT = "tokensqueeze-run";
 /** Version of the store's own layout (bookkeeping tables, run.json). Kept in PRAGMA user_version too. */
@@ -231,12 +232,6 @@ function runDirOf(path: string): string {
   const abs = resolve(path);
   if ([RUN_DB, RUN_MANIFEST, RUN_CONFIG].includes(basename(abs)) && existsSync(abs) && statSync(abs).isFile()) return dirname(abs);
   return abs;
-}
-
-function writeFileAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
 }
 
 function resolveSeed(explicit: number | undefined, config: JsonValue): number | undefined {

@@ -7,8 +7,8 @@
  * so `safetensors.safe_open` in Python can read it for debugging. Tensor names are prefixed `param/`, `adam_m/`,
  * `adam_v/`; the trainer state is JSON in the header's `__metadata__` under `tokensqueeze.trainer`.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { existsSync, readFileSync, writeSync } from "node:fs";
+import { removeStaleTemporaries, writeAtomically } from "../util/atomic-file.js";
 
 export const checkpointFormatVersion = 1;
 const stateKey = "tokensqueeze.trainer";
@@ -74,44 +74,18 @@ export function writeCheckpointAtomic(path: string, checkpoint: Checkpoint): voi
   const lengthPrefix = Buffer.alloc(8);
   lengthPrefix.writeBigUInt64LE(BigInt(headerBytes.length));
 
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, "w");
-  try {
-    writeSync(fd, lengthPrefix);
-    writeSync(fd, headerBytes);
-    for (const [, , data] of entries) writeSync(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    fsyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
-  fsyncDirectory(dirname(path));
+  writeAtomically(
+    path,
+    (fd) => {
+      writeSync(fd, lengthPrefix);
+      writeSync(fd, headerBytes);
+      for (const [, , data] of entries) writeSync(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    },
+    { durable: true },
+  );
 }
 
-/** Removes temporary files a killed writer left beside `path` (call before a run starts writing). */
-export function removeStaleTemporaries(path: string): void {
-  const dir = dirname(path);
-  if (!existsSync(dir)) return;
-  const prefix = `${basename(path)}.tmp-`;
-  for (const f of readdirSync(dir)) if (f.startsWith(prefix)) rmSync(join(dir, f), { force: true });
-}
-
-function fsyncDirectory(dir: string): void {
-  // Makes the rename itself durable; some filesystems refuse fsync on a directory, which is harmless here.
-  try {
-    const fd = openSync(dir, "r");
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    /* best effort */
-  }
-}
+export { removeStaleTemporaries };
 
 export function readCheckpoint(path: string): Checkpoint {
   if (!existsSync(path)) throw new Error(`no checkpoint at ${path}`);
