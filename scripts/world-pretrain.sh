@@ -19,5 +19,5 @@ npx tsx scripts/world-corpus.ts --out "$CORPUS" --problems 100000 --seed 1
 "$PY" trainer/world_pretrain.py --corpus "$CORPUS" --out "$CORPUS/phase1" \
   --steps 2600 --stop-after 1501 --lr 3e-3 --warmup 100 --seed 1 --tokens-per-batch 8192 --threads 2
 "$PY" trainer/world_pretrain.py --corpus "$CORPUS" --init-from "$CORPUS/phase1" --out "$OUT" \
-  --steps 1600 --stop-after 801 --lr 1.5e-3 --warmup 30 --seed 2 --tokens-per-batch 8192 --threads 2
+  --steps 1600 --stop-after 1201 --lr 1.5e-3 --warmup 30 --seed 2 --tokens-per-batch 8192 --threads 2
 echo "world-pretrain: model written to $OUT"
