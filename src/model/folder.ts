@@ -58,7 +58,12 @@ export function loadModelFolder(dir: string): ModelFolder {
   if (tokenizer.size > config.vocabSize) {
     throw new InputError({ file: tokenizerFile }, `the tokenizer has ${tokenizer.size} tokens but config.json's vocab_size is ${config.vocabSize}`);
   }
-  const chatTemplate = readChatTemplate(tokenizerConfig, tokenizerConfigFile);
+  // transformers ≥ 4.43 may save the template as chat_template.jinja beside (or instead of) tokenizer_config.json's field;
+  // the separate file wins, as it does in transformers.
+  const jinjaFile = join(dir, "chat_template.jinja");
+  const chatTemplate = existsSync(jinjaFile)
+    ? readChatTemplate({ chat_template: readFileSync(jinjaFile, "utf8") }, jinjaFile)
+    : readChatTemplate(tokenizerConfig, tokenizerConfigFile);
 
   const weightsFile = join(dir, "model.safetensors");
   if (!existsSync(weightsFile)) throw new InputError({ file: weightsFile }, "file missing (sharded checkpoints are not supported)");
