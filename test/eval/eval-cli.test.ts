@@ -9,22 +9,14 @@ import { existsSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { GroupMetrics } from "../../src/eval/metrics.js";
 import { describe, expect, it } from "vitest";
 import { repoRoot, runCli, sharedData, tempDir } from "../helpers.js";
 
 const tinyModel = join(repoRoot, "test", "fixtures", "tiny-llama");
 const common = ["--model", tinyModel, "--data-dir", sharedData, "--progress", "none"];
 
-interface GroupJson {
-  n: number;
-  problems: number;
-  acc: number;
-  lenT: number | null;
-  lenA: number;
-  auc: number;
-  passAtK: Record<string, number>;
-  truncationRate: number;
-}
+type GroupJson = GroupMetrics;
 interface BenchJson extends GroupJson {
   budget: number;
   samplesPerProblem: number;

@@ -5,22 +5,11 @@
  *                   world analysis: accuracy by level, length variation, depth gap, compressible wording
  */
 import type { Command } from "commander";
+import { parseBounded, parseNumber } from "../options.js";
 import { createWriteStream } from "node:fs";
 import { UserError } from "../../util/errors.js";
 // Light (no tfjs): registers the world datasets (world-train, world-test, world) for every command.
 import "../../world/dataset.js";
-
-function int(flag: string, raw: string, min: number): number {
-  const x = Number(raw);
-  if (raw.trim() === "" || !Number.isInteger(x) || x < min) throw new UserError(`${flag}: expected an integer ≥ ${min}, got "${raw}"`);
-  return x;
-}
-
-function num(flag: string, raw: string, check: (x: number) => boolean, expect: string): number {
-  const x = Number(raw);
-  if (raw.trim() === "" || !Number.isFinite(x) || !check(x)) throw new UserError(`${flag}: expected ${expect}, got "${raw}"`);
-  return x;
-}
 
 interface GenerateFlags {
   split: string;
@@ -63,10 +52,10 @@ export function register(program: Command): void {
       const { generateProblem, heldoutProblems, MAX_LEVEL, MIN_LEVEL } = await import("../../world/expression.js");
       const { generateTrace } = await import("../../world/traces.js");
       if (flags.split !== "train" && flags.split !== "heldout") throw new UserError(`--split: expected train or heldout, got "${flags.split}"`);
-      const count = int("--count", flags.count, 1);
-      const traces = int("--traces", flags.traces, 0);
-      const seed = int("--seed", flags.seed, 0);
-      const level = flags.level !== undefined ? int("--level", flags.level, MIN_LEVEL) : undefined;
+      const count = parseBounded("--count", flags.count, { integer: true, min: 1 });
+      const traces = parseBounded("--traces", flags.traces, { integer: true, min: 0 });
+      const seed = parseBounded("--seed", flags.seed, { integer: true, min: 0 });
+      const level = flags.level !== undefined ? parseBounded("--level", flags.level, { integer: true, min: MIN_LEVEL }) : undefined;
       if (level !== undefined && level > MAX_LEVEL) throw new UserError(`--level: expected ${MIN_LEVEL}..${MAX_LEVEL}, got ${level}`);
       const levels = MAX_LEVEL - MIN_LEVEL + 1;
       let problems;
@@ -118,15 +107,15 @@ export function register(program: Command): void {
       const { worldReport } = await import("../../world/report.js");
       const { heldoutProblems } = await import("../../world/expression.js");
 
-      const samples = int("--samples", flags.samples, 1);
+      const samples = parseBounded("--samples", flags.samples, { integer: true, min: 1 });
       const total = heldoutProblems().length;
-      const limit = flags.limit !== undefined ? int("--limit", flags.limit, 1) : total;
+      const limit = flags.limit !== undefined ? parseBounded("--limit", flags.limit, { integer: true, min: 1 }) : total;
       if (limit > total) throw new UserError(`--limit: the held-out split has ${total} problems, asked for ${limit}`);
-      const temperature = num("--temperature", flags.temperature, (x) => x >= 0, "a number ≥ 0");
-      const topP = num("--top-p", flags.topP, (x) => x > 0 && x <= 1, "a number in (0, 1]");
-      const maxTokens = int("--max-tokens", flags.maxTokens, 1);
+      const temperature = parseNumber("--temperature", flags.temperature, (x) => x >= 0, "a number ≥ 0");
+      const topP = parseNumber("--top-p", flags.topP, (x) => x > 0 && x <= 1, "a number in (0, 1]");
+      const maxTokens = parseBounded("--max-tokens", flags.maxTokens, { integer: true, min: 1 });
       if (flags.prompt !== "paper" && flags.prompt !== "chat") throw new UserError(`--prompt: expected paper or chat, got "${flags.prompt}"`);
-      const concurrency = int("--concurrency", flags.concurrency ?? "8", 1);
+      const concurrency = parseBounded("--concurrency", flags.concurrency ?? "8", { integer: true, min: 1 });
       const config = resolveConfig({
         overrides: {
           "engine.kind": "embedded",
@@ -138,7 +127,7 @@ export function register(program: Command): void {
           "evaluation.topP": topP,
           "evaluation.maxTokens": maxTokens,
           "evaluation.prompt": flags.prompt,
-          seed: int("--seed", flags.seed, 0),
+          seed: parseBounded("--seed", flags.seed, { integer: true, min: 0 }),
         },
       });
       let mode;
