@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { gradeResponse } from "../src/eval/evaluate.js";
+import { gradeResponse } from "../src/sampling/sample-problem.js";
 import { loadModelFolder } from "../src/model/folder.js";
 import { worldReport, type WorldSample } from "../src/world/report.js";
 

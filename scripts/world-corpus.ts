@@ -6,7 +6,7 @@
  *   tsx scripts/world-corpus.ts --out .cache/world --problems 60000 --seed 1
  *
  * Problems are spread evenly over the levels; each training problem gets one trace. The model must answer under
- * both evaluation prompt presets (src/eval/prompts.ts), so the traces come in their formats:
+ * both evaluation prompt presets (src/sampling/prompts.ts), so the traces come in their formats:
  *   chat        `user` is the question + DeepSeek's instruction, rendered with the model's chat template
  *   chat-plain  `user` is the bare question
  *   paper       `prompt` is the paper's plain-text template (ending in an opened "<think>\n"); the response
@@ -16,8 +16,8 @@ import { createWriteStream, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { generateProblem, heldoutProblems, MAX_LEVEL, MIN_LEVEL } from "../src/world/expression.js";
-import { paperPrompt } from "../src/eval/prompts.js";
-import { chatUserMessage } from "../src/eval/prompts.js";
+import { paperPrompt } from "../src/sampling/prompts.js";
+import { chatUserMessage } from "../src/sampling/prompts.js";
 import { deriveSeed, Rng } from "../src/util/rng.js";
 import { generateTrace, paperResponse } from "../src/world/traces.js";
 

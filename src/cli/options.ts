@@ -2,6 +2,7 @@
  * Parsers for command-line flag values, shared by every command so that a bad value reads the same
  * everywhere: `--flag: expected <what>, got "<raw>"` (exit 2 through UserError).
  */
+import { Option } from "commander";
 import { UserError } from "../util/errors.js";
 
 /** Commander accumulator for repeatable flags (`--stop a --stop b`). */
@@ -43,4 +44,15 @@ export function parseIntList(flag: string, raw: string): number[] {
   const parts = raw.split(",").map((s) => s.trim());
   if (parts.some((p) => !/^-?\d+$/.test(p))) throw new UserError(`${flag}: expected integers separated by commas, got "${raw}"`);
   return parts.map(Number);
+}
+
+/**
+ * `--skip-bad-rows`, with the same words and meaning on every command that reads a user's data file
+ * (`data inspect`, `grade`, `eval` with file benchmarks, `train-sft`): a row with an error (malformed JSON,
+ * invalid UTF-8, a missing or mistyped field) is skipped, counted and reported on stderr (the first ten with
+ * their file, line and field) instead of stopping the command. Problems with the file as a whole (missing,
+ * empty, unreadable) still stop it.
+ */
+export function skipBadRowsOption(): Option {
+  return new Option("--skip-bad-rows", "skip rows with errors (counted and reported) instead of stopping at the first");
 }

@@ -48,6 +48,11 @@ export interface ResolveOptions {
    * `0.3` is a number and `[a, b]` a list), or an object mapping key paths to already-typed values.
    */
   overrides?: string[] | Record<string, unknown>;
+  /**
+   * A configuration to start from, below the preset and file (e.g. the one a run recorded, so that a later stage
+   * command on that run sees the run's settings unless told otherwise).
+   */
+  base?: { label: string; data: Record<string, unknown> };
 }
 
 /** One source of configuration values, in merge order. */
@@ -62,6 +67,10 @@ interface Layer {
 /** Resolves and validates a run configuration. Throws ConfigError / UserError (exit 2) on bad input. */
 export function resolveConfig(opts: ResolveOptions = {}): RunConfig {
   const layers: Layer[] = [];
+  if (opts.base !== undefined) {
+    const data = structuredClone(opts.base.data);
+    layers.push({ label: opts.base.label, data, leaves: leafPaths(data) });
+  }
   const fileLayer = opts.file !== undefined ? readConfigFile(opts.file) : undefined;
 
   const fromFile = fileLayer?.data.preset;

@@ -113,6 +113,14 @@ export const RefinementSchema = z.strictObject({
   estimator: z.enum(DivergenceEstimators).default("auto"),
   /** k for the top-k estimator (vLLM's default `--max-logprobs` is 20). */
   topK: positiveInt().default(20),
+  /**
+   * METHOD.md's exact shortcuts (drop candidates not shorter than the step, score duplicates once, shortest
+   * first, stop at the first pass, one prefix per request). `false` (`--naive`) scores every candidate in its own
+   * request; the accepted candidates are the same, only the cost differs.
+   */
+  shortcuts: z.boolean().default(true),
+  /** Candidates per score request on the shortcut path: larger keeps the engine busier, smaller stops sooner. */
+  scoreBatch: positiveInt().default(8),
 });
 export type RefinementConfig = z.output<typeof RefinementSchema>;
 

@@ -2,7 +2,16 @@
 export type { Problem, ProblemMeta } from "./problem.js";
 export type { DatasetContents, DatasetContext, DatasetLoader, SkippedRow } from "./types.js";
 export { loadDataset, loadDatasetSpec, type LoadDatasetOptions, type LoadedDataset } from "./load.js";
-export { registerDataset, getDatasetLoader, datasetNames, requireDatasetLoader } from "./registry.js";
+export {
+  registerBuiltinDatasets,
+  registerDataset,
+  registerDatasetAlias,
+  canonicalDatasetName,
+  getDatasetLoader,
+  datasetNames,
+  datasetAliases,
+  requireDatasetLoader,
+} from "./registry.js";
 export { resolveDataDir, type DataDirChoice } from "./datadir.js";
 export { summariseDataset, type DatasetSummary } from "./inspect.js";
 export {
@@ -15,7 +24,17 @@ export {
   type AnswerFormat,
   type RowConversion,
 } from "./fields.js";
-export { readRows, detectFormat, firstInvalidUtf8Offset, type RawRow, type RowResult, type RecordFormat } from "./records.js";
+export {
+  readRows,
+  readJsonlRowsSync,
+  detectFormat,
+  firstInvalidUtf8Offset,
+  skippedRowsWarning,
+  type RawRow,
+  type RowResult,
+  type RecordFormat,
+} from "./records.js";
+export { locateJsonError, malformedJsonError, parseJsonText, type JsonErrorLocation } from "./json-error.js";
 export { ProblemCollector } from "./collect.js";
 export { parseHfUrl, hfCacheDir, hfCachePath, resolveHfFile, isHfUrl, type HfRef } from "./hf.js";
 export { builtinDatasets, mathTrainSubjects } from "./builtin.js";

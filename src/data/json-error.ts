@@ -1,9 +1,17 @@
 /**
- * Where JSON text goes wrong. JSON.parse's messages do not always give a position (and never the field), so when
- * it fails this small validator re-reads the text and reports the offset of the first error and the top-level
- * key whose value was being read there, so a malformed row's error can name line, column and field.
- * It runs only on text JSON.parse has already rejected.
+ * Where JSON text goes wrong, and the one way invalid JSON is reported. JSON.parse's messages do not always
+ * give a position (and never the field), so when it fails this small validator re-reads the text and reports
+ * the offset of the first error and the top-level key whose value was being read there.
+ *
+ * Every reader of a user's JSON (data files, `grade` input, SFT data, JSON config files, model folders' JSON
+ * files, `compare` inputs) reports a syntax error through `malformedJsonError`, as
+ *
+ *   <file>:<line>: field "<key>": malformed JSON at column <c>: <what was expected, and what was found>
+ *
+ * (the field part only when the error sits inside a field's value). The validator runs only on text JSON.parse
+ * has already rejected.
  */
+import { InputError } from "../util/errors.js";
 
 export interface JsonErrorLocation {
   /** 0-based offset into the text. */
@@ -151,5 +159,27 @@ export function locateJsonError(text: string, fieldDepth = 1): JsonErrorLocation
   } catch (err) {
     if (err instanceof JsonSyntaxError) return { offset: err.offset, field: topKey, message: err.message };
     throw err;
+  }
+}
+
+/**
+ * The located error for JSON text that JSON.parse rejected (`err`): line, column and the field whose value was
+ * being read. `firstLine` is the file line the text starts on; `fieldDepth` as for `locateJsonError`.
+ */
+export function malformedJsonError(file: string, firstLine: number, text: string, err: unknown, fieldDepth = 1): InputError {
+  const loc = locateJsonError(text, fieldDepth);
+  if (!loc) return new InputError({ file, line: firstLine }, `malformed JSON: ${err instanceof Error ? err.message.replace(/\s+/g, " ").slice(0, 200) : String(err)}`);
+  const before = text.slice(0, loc.offset);
+  const line = firstLine + (before.match(/\n/g)?.length ?? 0);
+  const column = loc.offset - (before.lastIndexOf("\n") + 1) + 1;
+  return new InputError({ file, line, field: loc.field }, `malformed JSON at column ${column}: ${loc.message}`);
+}
+
+/** Parses a whole JSON file's text; a syntax error is a `malformedJsonError` (fields are top-level keys). */
+export function parseJsonText(file: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw malformedJsonError(file, 1, text, err, 1);
   }
 }

@@ -1,7 +1,7 @@
 /**
  * `loadDataset(ref, opts)`: one entry point for every kind of dataset reference.
- *   - a registered name (`math500`, `math-train`, `aime24`, `aime25`, `amc23`, `gsm8k`, `gsm8k-train`, and
- *     whatever other modules register, e.g. the world),
+ *   - a registered name (`math500`, `math-train`, `aime24`, `aime25`, `amc23`, `gsm8k`, `gsm8k-train`, the
+ *     world's `world-train` and `world-test`, and whatever else was registered) or an alias of one,
  *   - a JSONL / JSON / Parquet file path, read with a field mapping,
  *   - `hf://datasets/<org>/<name>[@<revision>][/<file>]`, read from the local cache (downloaded once).
  * Filters (levels, then limit) apply after loading.
@@ -14,7 +14,7 @@ import { ProblemCollector } from "./collect.js";
 import { resolveDataDir } from "./datadir.js";
 import type { AnswerFormat, FieldMapping } from "./fields.js";
 import { hfCacheDir, isHfUrl, resolveHfFile } from "./hf.js";
-import { datasetNames, getDatasetLoader } from "./registry.js";
+import { canonicalDatasetName, datasetNames, getDatasetLoader } from "./registry.js";
 import type { DatasetContents } from "./types.js";
 
 export interface LoadDatasetOptions {
@@ -41,7 +41,7 @@ export interface LoadDatasetOptions {
 }
 
 export interface LoadedDataset extends DatasetContents {
-  /** The reference as given. */
+  /** The dataset's one name for a named dataset (an alias resolves to it), else the reference as given. */
   name: string;
   kind: "named" | "file" | "hf";
   /** The data directory used (named datasets that read files). */
@@ -58,6 +58,7 @@ export async function loadDataset(ref: string, opts: LoadDatasetOptions = {}): P
   let dataDir: string | undefined;
 
   const named = ref.includes("/") ? undefined : getDatasetLoader(ref);
+  const name = named ? canonicalDatasetName(ref) : ref;
   if (isHfUrl(ref)) {
     kind = "hf";
     const local = await resolveHfFile(ref, { cacheDir: opts.cacheDir ?? hfCacheDir(env), fetch: opts.fetch, env, onMessage: opts.onMessage });
@@ -77,7 +78,7 @@ export async function loadDataset(ref: string, opts: LoadDatasetOptions = {}): P
         }
       }
     }
-    contents = await named.load({ name: ref, dataDir, skipBadRows: opts.skipBadRows ?? false });
+    contents = await named.load({ name, dataDir, skipBadRows: opts.skipBadRows ?? false });
   } else {
     const path = resolve(cwd, ref);
     if (!existsSync(path)) {
@@ -94,7 +95,7 @@ export async function loadDataset(ref: string, opts: LoadDatasetOptions = {}): P
     problems = problems.filter((p) => p.meta.level !== undefined && keep.has(p.meta.level));
   }
   if (opts.limit !== undefined) problems = problems.slice(0, opts.limit);
-  return { ...contents, problems, name: ref, kind, dataDir, loadedCount };
+  return { ...contents, problems, name, kind, dataDir, loadedCount };
 }
 
 async function loadFile(path: string, source: string, opts: LoadDatasetOptions): Promise<DatasetContents> {

@@ -11,7 +11,7 @@
 import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { InputError, UserError } from "../util/errors.js";
-import { locateJsonError } from "./json-error.js";
+import { malformedJsonError } from "./json-error.js";
 
 export type RecordFormat = "jsonl" | "json" | "parquet";
 
@@ -87,28 +87,62 @@ const lossyUtf8 = new TextDecoder("utf-8");
 async function* readJsonlRows(file: string): AsyncGenerator<RowResult> {
   let sawContent = false;
   for await (const { line, bytes } of byteLines(file)) {
-    let text: string;
-    try {
-      // The decoder drops a byte-order mark, which can only appear on line 1.
-      text = fatalUtf8.decode(bytes);
-    } catch {
-      sawContent = true;
-      yield { ok: false, error: notUtf8Error(file, line, bytes) };
-      continue;
-    }
-    if (text.endsWith("\r")) text = text.slice(0, -1);
-    if (text.trim() === "") continue;
+    const result = jsonlLine(file, line, bytes);
+    if (result === null) continue;
     sawContent = true;
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (err) {
-      yield { ok: false, error: malformedJson(file, line, text, err, 1) };
-      continue;
-    }
-    yield rowResult(file, line, value);
+    yield result;
   }
   if (!sawContent) throw new InputError({ file, line: 1 }, "empty file: no rows");
+}
+
+/**
+ * The rows of a JSONL file, read at once (for callers that are not async, e.g. the SFT data reader): the same
+ * rows, errors and empty-file check as `readRows(file, "jsonl")`.
+ */
+export function readJsonlRowsSync(file: string): RowResult[] {
+  assertReadableFile(file);
+  const buf = readFileSync(file);
+  const out: RowResult[] = [];
+  let start = 0;
+  let line = 0;
+  while (start < buf.length) {
+    let nl = buf.indexOf(10, start);
+    if (nl === -1) nl = buf.length;
+    line++;
+    const result = jsonlLine(file, line, buf.subarray(start, nl));
+    if (result !== null) out.push(result);
+    start = nl + 1;
+  }
+  if (out.length === 0) throw new InputError({ file, line: 1 }, "empty file: no rows");
+  return out;
+}
+
+/** One JSONL line (its bytes, without the newline) as a row or its located error; null for a blank line. */
+function jsonlLine(file: string, line: number, bytes: Buffer): RowResult | null {
+  let text: string;
+  try {
+    // The decoder drops a byte-order mark, which can only appear on line 1.
+    text = fatalUtf8.decode(bytes);
+  } catch {
+    return { ok: false, error: notUtf8Error(file, line, bytes) };
+  }
+  if (text.endsWith("\r")) text = text.slice(0, -1);
+  if (text.trim() === "") return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, error: malformedJsonError(file, line, text, err, 1) };
+  }
+  return rowResult(file, line, value);
+}
+
+/** A warning about rows `--skip-bad-rows` skipped in `source`: their count and the first `show` messages. */
+export function skippedRowsWarning(source: string, skipped: ReadonlyArray<{ message: string }>, show = 10): string {
+  if (skipped.length === 0) return "";
+  const lines = [`warning: skipped ${skipped.length} bad row(s) in ${source}:`, ...skipped.slice(0, show).map((s) => `  ${s.message}`)];
+  if (skipped.length > show) lines.push(`  … and ${skipped.length - show} more`);
+  return lines.join("\n") + "\n";
 }
 
 /** Names the field whose text holds the invalid bytes when the rest of the row is readable. */
@@ -164,20 +198,6 @@ export function firstInvalidUtf8Offset(bytes: Uint8Array): number {
   return bytes.length;
 }
 
-/** A located "malformed JSON" error: line, column and the field whose value was being read. */
-function malformedJson(file: string, firstLine: number, text: string, err: unknown, fieldDepth: number): InputError {
-  const loc = locateJsonError(text, fieldDepth);
-  if (!loc) return new InputError({ file, line: firstLine }, `malformed JSON: ${jsonErrorDetail(err)}`);
-  const before = text.slice(0, loc.offset);
-  const line = firstLine + (before.match(/\n/g)?.length ?? 0);
-  const column = loc.offset - (before.lastIndexOf("\n") + 1) + 1;
-  return new InputError({ file, line, field: loc.field }, `malformed JSON at column ${column}: ${loc.message}`);
-}
-
-function jsonErrorDetail(err: unknown): string {
-  return err instanceof Error ? err.message.replace(/\s+/g, " ").slice(0, 200) : String(err);
-}
-
 function rowResult(file: string, line: number, value: unknown): RowResult {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     const got = value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
@@ -217,7 +237,7 @@ async function* readJsonRows(file: string): AsyncGenerator<RowResult> {
       return;
     }
     const depth = text.trimStart().startsWith("[") ? 2 : 3;
-    throw malformedJson(file, 1, text, err, depth);
+    throw malformedJsonError(file, 1, text, err, depth);
   }
 
   let rows: unknown[];

@@ -24,7 +24,7 @@ export interface DatasetContents {
 }
 
 export interface DatasetContext {
-  /** The name the dataset was asked for by. */
+  /** The dataset's name (an alias is resolved to it). */
   name: string;
   /** The resolved data directory; set only for loaders with `usesDataDir`. */
   dataDir?: string;

@@ -3,6 +3,7 @@
  * TypeScript transformer, an OpenAI-compatible server (vLLM, SGLang, llama-server) or llama.cpp in-process.
  * Stage 2 picks its divergence estimator from `capabilities()`.
  */
+import type { ModelIdentity } from "../util/model-identity.js";
 
 /** A prompt is text (tokenized by the engine with the model's own tokenizer) or token ids. */
 export type PromptInput = string | readonly number[];
@@ -104,13 +105,8 @@ export interface ChatMessage {
   content: string;
 }
 
-export interface ModelIdentity {
-  /** Human name, e.g. a folder path or a served model name. */
-  name: string;
-  /** Content hash of the weights where known (the run store records it). */
-  sha256?: string;
-  engine: string;
-}
+/** Re-exported for engine implementations and callers; defined in src/util so the run store needs no engine. */
+export type { ModelIdentity };
 
 export interface Engine {
   readonly identity: ModelIdentity;

@@ -120,3 +120,12 @@ async function openLlamaCpp(spec: EngineSpec, opts: Required<OpenEngineOptions>)
   if (!existsSync(path)) throw new UserError(`GGUF model not found: ${spec.model} (looked at ${path})`);
   throw new UserError(`engine llamacpp: this version of tokensqueeze has no llama.cpp engine yet; use --engine embedded`);
 }
+
+/**
+ * The configuration as a run records it: a model path made absolute, so that resuming from another directory
+ * matches (a server URL is left as it is).
+ */
+export function withResolvedModelPath<C extends { engine: Pick<EngineConfig, "kind" | "model"> }>(config: C, cwd: string): C {
+  if (config.engine.kind === "openai") return config;
+  return { ...config, engine: { ...config.engine, model: resolveModelPath(config.engine.model, cwd) } };
+}

@@ -16,12 +16,12 @@
  */
 import type { Engine, FinishReason } from "../engines/engine.js";
 import type { Problem } from "../data/problem.js";
-import { grade, gradeMany, type GradeItem, type GradeResult } from "../grade/index.js";
 import { defineTable, runStage, type RunStore, type StageResult } from "../store/index.js";
 import { fingerprint } from "../store/json.js";
 import type { ProgressReporter } from "../util/progress.js";
 import { benchmarkMetrics, type BenchmarkMetrics, type SampleRecord } from "./metrics.js";
-import { PAPER_SYSTEM, CHAT_INSTRUCTION, renderPrompt, type PromptPreset } from "./prompts.js";
+import { PAPER_SYSTEM, CHAT_INSTRUCTION, type PromptPreset } from "../sampling/prompts.js";
+import { sampleProblem } from "../sampling/sample-problem.js";
 
 export const EVAL_STAGE = "eval";
 /** Bump when the evaluation's algorithm changes in a way that changes stored records. */
@@ -189,25 +189,12 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
     signal: opts.signal,
     resumeCommand: opts.resumeCommand,
     handleSignals: opts.handleSignals,
+    // A problem that cannot be sampled (its prompt fills the context) is recorded as an error and counted,
+    // never stored as a sample; the stage goes on with the others.
+    onItemError: "record",
     process: async ({ benchmark, problem }, ctx) => {
-      const rendered = await renderPrompt(settings.prompt, problem, engine);
       const seed = ctx.seedFor("generate");
-      const result = await engine.generate(
-        {
-          prompt: rendered.prompt,
-          n: settings.samples,
-          seed,
-          temperature: settings.temperature,
-          topP: settings.topP,
-          topK: 0,
-          maxTokens: settings.maxTokens,
-          stop: rendered.stop,
-        },
-        { signal: ctx.signal },
-      );
-      if (result.completions.length !== settings.samples) {
-        throw new Error(`engine returned ${result.completions.length} completions, asked for ${settings.samples}`);
-      }
+      const sampled = await sampleProblem(engine, problem, { ...settings, n: settings.samples }, seed, { signal: ctx.signal });
       ctx.put(evalProblemsTable, [
         {
           benchmark,
@@ -216,30 +203,20 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
           answer: problem.answer,
           level: problem.meta.level,
           subject: problem.meta.subject,
-          prompt: rendered.prompt,
-          promptTokens: result.promptTokens,
+          prompt: sampled.prompt,
+          promptTokens: sampled.promptTokens,
           seed,
         },
       ]);
-      const opensThinking = promptOpensThinking(rendered.prompt);
-      // Inline: each call is bounded by the grader's own time budget (1 s), small next to generating a sample.
-    const verdicts = gradeMany(result.completions.map((c) => gradeItem(c.text, problem.answer, { promptOpensThinking: opensThinking })));
-      return result.completions.map((c, i): EvalSampleRow => {
-        const graded = verdicts[i];
-        return {
+      return sampled.responses.map(
+        (r): EvalSampleRow => ({
           benchmark,
           problemId: problem.id,
-          sampleIndex: c.index,
-          text: c.text,
-          tokens: c.tokenIds.length,
-          finishReason: c.finishReason,
-          stopReason: c.stopReason,
-          extracted: graded.extracted ?? undefined,
-          correct: graded.equal,
+          ...r,
           level: problem.meta.level,
           subject: problem.meta.subject,
-        };
-      });
+        }),
+      );
     },
   });
 
@@ -255,28 +232,6 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
     benchmarks[b.name] = benchmarkMetrics(records, { budget });
   }
   return { benchmarks, budget, stage };
-}
-
-/**
- * How a response is graded, with the project's grader: the final answer is extracted from the text after the
- * last "</think>" (inside <answer> … </answer> when present, the last \boxed{…} first) and compared with the
- * reference by mathematical equivalence. When the prompt itself opened "<think>" (the paper preset, and chat
- * templates that do the same), a response that never closes its thinking was cut off before answering and has
- * no answer (`thinking: "required"`).
- */
-export function gradeItem(text: string, reference: string, opts: { promptOpensThinking?: boolean } = {}): GradeItem {
-  return { gold: reference, prediction: text, options: { thinking: opts.promptOpensThinking ? "required" : "auto" } };
-}
-
-/** Grades one response (what the driver does for every sample). */
-export function gradeResponse(text: string, reference: string, opts: { promptOpensThinking?: boolean } = {}): GradeResult {
-  const item = gradeItem(text, reference, opts);
-  return grade(item.gold, item.prediction, item.options);
-}
-
-/** Whether a rendered prompt ends inside an opened <think> block (the response then starts mid-thinking). */
-export function promptOpensThinking(prompt: string): boolean {
-  return /<think>\s*$/.test(prompt);
 }
 
 export function toSampleRecord(r: EvalSampleRow): SampleRecord {

@@ -4,7 +4,7 @@
  * back (./results.ts) and the Table-1 comparison (./compare.ts).
  */
 export * from "./metrics.js";
-export * from "./prompts.js";
+export * from "../sampling/prompts.js";
 export * from "./evaluate.js";
 export * from "./run.js";
 export * from "./results.js";

@@ -8,14 +8,14 @@
  * prompt preset the model cannot use, a run directory holding other settings.
  */
 import type { RunConfig } from "../config/index.js";
-import { loadDatasetSpec } from "../data/index.js";
+import { canonicalDatasetName, loadDatasetSpec, type SkippedRow } from "../data/index.js";
 import type { Engine } from "../engines/engine.js";
 import { openEngine, resolveModelPath } from "../engines/factory.js";
 import { RunStore, withRun } from "../store/index.js";
 import { UserError } from "../util/errors.js";
 import type { ProgressReporter } from "../util/progress.js";
 import { evaluate, type EvalBenchmark, type EvalReport, type EvalSettings } from "./evaluate.js";
-import { checkPromptPreset } from "./prompts.js";
+import { checkPromptPreset } from "../sampling/prompts.js";
 
 export interface RunEvaluationOptions {
   /** The resolved configuration; its `engine`, `evaluation`, `dataDir` and `seed` are used. */
@@ -33,6 +33,10 @@ export interface RunEvaluationOptions {
   resumeCommand?: string;
   handleSignals?: boolean;
   cwd?: string;
+  /** Skip and count bad rows of the benchmarks' files instead of failing on the first (`--skip-bad-rows`). */
+  skipBadRows?: boolean;
+  /** Told about each benchmark's skipped rows, before sampling starts. */
+  onSkippedRows?: (benchmark: string, skipped: SkippedRow[]) => void;
   /** Called once everything is checked, just before sampling starts (the CLI prints the run directory). */
   onStart?: (info: { dir: string; benchmarks: EvalBenchmark[]; engine: Engine }) => void;
 }
@@ -48,32 +52,42 @@ export function evalSettingsOf(config: RunConfig): EvalSettings {
   return { samples: e.samples, temperature: e.temperature, topP: e.topP, maxTokens: e.maxTokens, prompt: e.prompt, aucBudget: e.aucBudget };
 }
 
-/** Loads every benchmark of `config.evaluation.benchmarks`; unknown or empty benchmarks are a UserError. */
-export async function loadBenchmarks(config: RunConfig, opts: { cwd?: string } = {}): Promise<EvalBenchmark[]> {
-  await registerOptionalDatasets();
+export interface LoadBenchmarksOptions {
+  cwd?: string;
+  /** Skip and count bad rows of the benchmarks' files instead of failing on the first (`--skip-bad-rows`). */
+  skipBadRows?: boolean;
+  /** Told about each benchmark's skipped rows (only called when some were skipped). */
+  onSkippedRows?: (benchmark: string, skipped: SkippedRow[]) => void;
+}
+
+/**
+ * Loads every benchmark of `config.evaluation.benchmarks`; unknown or empty benchmarks are a UserError. A
+ * benchmark is named by its dataset's one name (an alias such as `world` becomes `world-test`), which keys its
+ * records and seeds, so every spelling of a dataset gives the same samples.
+ */
+export async function loadBenchmarks(config: RunConfig, opts: LoadBenchmarksOptions = {}): Promise<EvalBenchmark[]> {
   const out: EvalBenchmark[] = [];
   for (const spec of config.evaluation.benchmarks) {
-    if (out.some((b) => b.name === spec.name)) throw new UserError(`benchmark "${spec.name}" is listed twice`);
-    let problems;
+    const name = canonicalDatasetName(spec.name);
+    if (out.some((b) => b.name === name)) {
+      throw new UserError(`benchmark "${spec.name}" is listed twice${name !== spec.name ? ` ("${spec.name}" is another name of "${name}")` : ""}`);
+    }
+    let loaded;
     try {
-      problems = (await loadDatasetSpec(spec, { dataDir: config.dataDir, cwd: opts.cwd })).problems;
+      loaded = await loadDatasetSpec(spec, { dataDir: config.dataDir, cwd: opts.cwd, skipBadRows: opts.skipBadRows });
     } catch (err) {
-      if (err instanceof UserError) throw new UserError(`benchmark ${spec.name}: ${err.message}`, err.exitCode);
+      if (err instanceof UserError) throw new UserError(`benchmark ${name}: ${err.message}`, err.exitCode);
       throw err;
     }
-    if (problems.length === 0) {
+    if (loaded.skipped.length > 0) opts.onSkippedRows?.(name, loaded.skipped);
+    if (loaded.problems.length === 0) {
       const filters = spec.levels ? ` (levels ${spec.levels.join(",")})` : "";
-      throw new UserError(`benchmark ${spec.name}: no problems left to evaluate${filters}`);
+      throw new UserError(`benchmark ${name}: no problems left to evaluate${filters}`);
     }
-    out.push({ name: spec.name, problems });
+    out.push({ name, problems: loaded.problems });
   }
   if (out.length === 0) throw new UserError("no benchmarks to evaluate (give --bench)");
   return out;
-}
-
-/** Named datasets that other modules register on import: the built-in world (`world`, `world-test`, …). */
-async function registerOptionalDatasets(): Promise<void> {
-  await import("../world/dataset.js");
 }
 
 /** The configuration as the run records it: the model path made absolute so a resume from elsewhere matches. */
@@ -85,7 +99,7 @@ export function normaliseEvalConfig(config: RunConfig, cwd: string): RunConfig {
 export async function runEvaluation(opts: RunEvaluationOptions): Promise<RunEvaluationResult> {
   const cwd = opts.cwd ?? process.cwd();
   const config = normaliseEvalConfig(opts.config, cwd);
-  const benchmarks = await loadBenchmarks(config, { cwd });
+  const benchmarks = await loadBenchmarks(config, { cwd, skipBadRows: opts.skipBadRows, onSkippedRows: opts.onSkippedRows });
   const engine = opts.engine ?? (await openEngine(config.engine, { cwd }));
   try {
     const settings = evalSettingsOf(config);

@@ -7,6 +7,7 @@
  *   runStage      process work items resumably, deterministically, with bounded concurrency (./stage.ts)
  *   writeJsonl    derive a JSONL export from a table                                 (./export.ts)
  *   withRun       run a command against a store and record how it ended             (./command.ts)
+ *   commandLine   a command line as the user would type it again (npx or not)      (./invocation.ts)
  *
  * Progress reporting lives in ../util/progress.ts (createProgress, progressModeFrom).
  */
@@ -16,4 +17,5 @@ export * from "./stage.js";
 export * from "./export.js";
 export * from "./command.js";
 export * from "./summary.js";
+export * from "./invocation.js";
 export { canonicalJson, fingerprint, diffJson, type JsonValue, type JsonDifference } from "./json.js";

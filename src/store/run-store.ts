@@ -27,12 +27,13 @@ import Database from "better-sqlite3";
 import { existsSync, readFileSync, readdirSync, statSync, mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
-import type { ModelIdentity } from "../engines/engine.js";
+import type { ModelIdentity } from "../util/model-identity.js";
 import { UserError } from "../util/errors.js";
 import { codeVersion } from "../util/version.js";
 import { diffJson, fingerprint, formatDifferences, matchPath, toJsonValue, type JsonDifference, type JsonValue } from "./json.js";
 import { createTableSql, quoteIdent, Table, tableShape, type AnyTable, type AnyTableDef, type ColumnInfo, type TableDef } from "./table.js";
 import { writeFileAtomic } from "../util/atomic-file.js";
+import { commandLine } from "./invocation.js";
 
 export const RUN_FORMAT = "tokensqueeze-run";
 /** Version of the store's own layout (bookkeeping tables, run.json). Kept in PRAGMA user_version too. */
@@ -489,12 +490,12 @@ export class RunStore {
     }));
   }
 
-  /** The command line that resumes the current command, for messages. */
+  /** The command line that resumes the current command, for messages (started the way this process was). */
   resumeCommand(): string | null {
     if (this.commandId === null) return null;
     const row = this.db.prepare(`SELECT argv FROM _commands WHERE id = ?`).get(this.commandId) as { argv: string } | undefined;
     if (!row) return null;
-    return ["tokensqueeze", ...(JSON.parse(row.argv) as string[])].map(shellQuote).join(" ");
+    return commandLine(JSON.parse(row.argv) as string[]);
   }
 
   // ── record tables ────────────────────────────────────────────────────────────────────────────────
@@ -762,6 +763,3 @@ function shapeDifference(
   return null;
 }
 
-export function shellQuote(arg: string): string {
-  return /^[A-Za-z0-9_\-./=:@%+,]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}

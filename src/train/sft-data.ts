@@ -6,10 +6,13 @@
  *   {"messages": [{"role", "content"}, ...]}          rendered with the model's chat template; loss on the final
  *                                                     assistant message (which must be last)
  * Prompt and completion are tokenized separately, so the mask boundary is exact. EOS is appended after `text` and
- * `completion` (the chat template ends an assistant turn itself). Errors name the file, line and field.
+ * `completion` (the chat template ends an assistant turn itself). The file is read like every other data file
+ * (src/data/records.ts: the same errors for malformed JSON, invalid UTF-8 and an empty file); errors name the
+ * file, line and field, and `skipBadRows` skips and counts bad rows instead of stopping at the first.
  */
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readJsonlRowsSync } from "../data/records.js";
+import type { SkippedRow } from "../data/types.js";
 import { InputError } from "../util/errors.js";
 import type { TokenSequence } from "./token-loss.js";
 
@@ -29,6 +32,8 @@ export interface SftDataOptions {
   chat?: ChatRenderer | null;
   /** Longer sequences are cut to this many tokens. */
   maxLength: number;
+  /** Skip and count bad rows (`--skip-bad-rows`) instead of throwing on the first. */
+  skipBadRows?: boolean;
 }
 
 export interface SftDataset {
@@ -39,32 +44,26 @@ export interface SftDataset {
   dropped: number;
   /** sha256 of the token ids and masks: what a resumed run must train on. */
   fingerprint: string;
+  /** Bad rows skipped under `skipBadRows` (empty otherwise: the first bad row throws). */
+  skipped: SkippedRow[];
 }
 
 export function readSftJsonl(file: string, opts: SftDataOptions): SftDataset {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    throw new InputError({ file }, `cannot read: ${(err as Error).message}`);
-  }
   const examples: TokenSequence[] = [];
+  const skipped: SkippedRow[] = [];
   let truncated = 0;
   let dropped = 0;
   const hash = createHash("sha256");
-  const lines = text.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim();
-    if (line === "") continue;
-    const at = { file, line: i + 1 };
-    let row: unknown;
+  for (const result of readJsonlRowsSync(file)) {
+    let seq: TokenSequence;
     try {
-      row = JSON.parse(line);
+      if (!result.ok) throw result.error;
+      seq = tokenizeRow(result.row.value, { file: result.row.file, line: result.row.line }, opts);
     } catch (err) {
-      throw new InputError(at, `not valid JSON: ${(err as Error).message}`);
+      if (!(err instanceof InputError) || !opts.skipBadRows) throw err;
+      skipped.push({ file: err.location.file, line: err.location.line, field: err.location.field, message: err.message });
+      continue;
     }
-    if (row === null || typeof row !== "object" || Array.isArray(row)) throw new InputError(at, "expected a JSON object per line");
-    let seq = tokenizeRow(row as Record<string, unknown>, at, opts);
     if (seq.ids.length > opts.maxLength) {
       seq = { ids: seq.ids.slice(0, opts.maxLength), lossMask: seq.lossMask?.slice(0, opts.maxLength) };
       truncated++;
@@ -77,8 +76,11 @@ export function readSftJsonl(file: string, opts: SftDataOptions): SftDataset {
     hash.update(JSON.stringify(seq));
     examples.push(seq);
   }
-  if (examples.length === 0) throw new InputError({ file }, "no usable examples (empty file, or every row lost its target tokens to --max-length)");
-  return { examples, truncated, dropped, fingerprint: hash.digest("hex") };
+  if (examples.length === 0) {
+    const why = skipped.length > 0 ? `every row was skipped as bad or lost its target tokens to --max-length` : "every row lost its target tokens to --max-length";
+    throw new InputError({ file }, `no usable examples (${why})`);
+  }
+  return { examples, truncated, dropped, fingerprint: hash.digest("hex"), skipped };
 }
 
 function stringField(row: Record<string, unknown>, field: string, at: { file: string; line: number }): string {

@@ -10,6 +10,7 @@ import { loadModelFolder, saveModelFolder, specialTokenContent } from "../model/
 import { LlamaModel } from "../model/llama.js";
 import { initTf } from "../model/tf.js";
 import { UserError } from "../util/errors.js";
+import { skippedRowsWarning } from "../data/records.js";
 import { defaultAdamWConfig } from "./adamw.js";
 import { llamaCausalLm, llamaParameters } from "./llama.js";
 import { ParallelGradientSource, siblingModule } from "./parallel.js";
@@ -40,6 +41,8 @@ export interface TrainSftRequest {
   checkpointEvery: number;
   threads?: number;
   resume: boolean;
+  /** Skip and count bad data rows instead of stopping at the first (`--skip-bad-rows`). */
+  skipBadRows?: boolean;
   log: (line: string) => void;
 }
 
@@ -74,7 +77,9 @@ export async function runTrainSft(req: TrainSftRequest): Promise<TrainSftSummary
     eosTokenId,
     chat: folder.chatTemplate !== null ? new ChatTemplate(folder.chatTemplate, folder.tokenizer.files.tokenizerConfig) : null,
     maxLength,
+    skipBadRows: req.skipBadRows,
   });
+  req.log(skippedRowsWarning(req.data, data.skipped));
   if (data.truncated > 0) req.log(`warning: ${data.truncated} example(s) cut to ${maxLength} tokens\n`);
   if (data.dropped > 0) req.log(`warning: ${data.dropped} example(s) skipped: no target tokens left within ${maxLength} tokens\n`);
 

@@ -1,12 +1,11 @@
 /**
- * The world as named datasets (src/data/registry.ts). Importing this module registers:
+ * The world as named datasets, registered with the others by `registerBuiltinDatasets` (src/data/registry.ts):
  *   world-train    training problems (never held-out ones), levels interleaved 1,2,3,4,5,1,…
  *   world-test     the fixed held-out evaluation set (40 per level, interleaved; `limit` keeps levels balanced)
- *   world          the same held-out set (the name the issue uses)
- *   world-heldout  the same held-out set
- * Problems are generated, so these datasets read no files.
+ * `world` and `world-heldout` are aliases of `world-test`: they resolve to it before the name is used, so a run
+ * keys (and seeds) the held-out set as `world-test` whichever spelling was given.
+ * Problems are generated, so these datasets read no files. This module registers nothing when imported.
  */
-import { registerDataset, getDatasetLoader } from "../data/registry.js";
 import type { Problem } from "../data/problem.js";
 import type { DatasetContents, DatasetLoader } from "../data/types.js";
 import { generateProblem, heldoutProblems, MAX_LEVEL, MIN_LEVEL, type WorldProblem } from "./expression.js";
@@ -40,15 +39,14 @@ const trainLoader: DatasetLoader = {
   load: async () => contents(worldTrainProblems().map(toProblem)),
 };
 
-/** Registers the world datasets once (importing the module does it; calling again is harmless). */
-export function registerWorldDatasets(): void {
-  const entries: Array<[string, DatasetLoader]> = [
-    ["world-train", trainLoader],
-    ["world-test", heldoutLoader],
-    ["world", heldoutLoader],
-    ["world-heldout", heldoutLoader],
-  ];
-  for (const [name, loader] of entries) if (getDatasetLoader(name) === undefined) registerDataset(name, loader);
-}
+/** The world's datasets by name. */
+export const worldDatasets: Readonly<Record<string, DatasetLoader>> = {
+  "world-train": trainLoader,
+  "world-test": heldoutLoader,
+};
 
-registerWorldDatasets();
+/** Other spellings of the world's datasets, and the one name each stands for. */
+export const worldDatasetAliases: Readonly<Record<string, string>> = {
+  world: "world-test",
+  "world-heldout": "world-test",
+};

@@ -196,7 +196,7 @@ export function generateTrace(problem: Pick<WorldProblem, "id" | "expr" | "answe
 }
 
 /**
- * The same trace as a continuation of the paper's prompt preset (src/eval/prompts.ts), which already opened
+ * The same trace as a continuation of the paper's prompt preset (src/sampling/prompts.ts), which already opened
  * "<think>\n": the thinking, then the answer inside <answer> … </answer>.
  */
 export function paperResponse(trace: Pick<Trace, "steps" | "answer">): string {

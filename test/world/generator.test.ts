@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { gradeResponse } from "../../src/eval/evaluate.js";
-import { paperPrompt } from "../../src/eval/prompts.js";
+import { gradeResponse } from "../../src/sampling/sample-problem.js";
+import { paperPrompt } from "../../src/sampling/prompts.js";
 import { Rng } from "../../src/util/rng.js";
 import { columnsFor, columnsResult, renderColumns } from "../../src/world/columns.js";
 import { apply, generateProblem, heldoutProblems, isHeldout, MAX_LEVEL, operations, type Op } from "../../src/world/expression.js";

@@ -8,7 +8,7 @@ import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EmbeddedEngine } from "../../src/engines/embedded/engine.js";
-import { chatUserMessage, paperPrompt } from "../../src/eval/prompts.js";
+import { chatUserMessage, paperPrompt } from "../../src/sampling/prompts.js";
 import { loadModelFolder } from "../../src/model/folder.js";
 import { generateProblem, heldoutProblems } from "../../src/world/expression.js";
 import { generateTrace, paperResponse } from "../../src/world/traces.js";

@@ -1,6 +1,6 @@
 /** `tokensqueeze data inspect|list`: look at a dataset the way the stages will see it. */
 import type { Command } from "commander";
-import { parseIntList, positiveInt } from "../options.js";
+import { parseIntList, skipBadRowsOption, positiveInt } from "../options.js";
 import { UserError } from "../../util/errors.js";
 
 interface InspectOptions {
@@ -36,10 +36,10 @@ export function register(program: Command): void {
     .option("--levels <list>", "keep only these levels, e.g. 3,4,5")
     .option("--limit <n>", "keep only the first n problems")
     .option("--head <n>", "also print the first n problems")
-    .option("--skip-bad-rows", "skip rows with errors (counted and reported) instead of stopping at the first")
+    .addOption(skipBadRowsOption())
     .option("--json", "print JSON on stdout")
     .action(async (ref: string, opts: InspectOptions) => {
-      const { loadDataset, summariseDataset } = await import("../../data/index.js");
+      const { loadDataset, skippedRowsWarning, summariseDataset } = await import("../../data/index.js");
       const answerFormat = opts.answerFormat;
       if (answerFormat !== undefined && !["plain", "gsm8k", "auto"].includes(answerFormat)) {
         throw new UserError(`--answer-format: expected plain, gsm8k or auto, got "${answerFormat}"`);
@@ -61,11 +61,7 @@ export function register(program: Command): void {
         onMessage: (m) => process.stderr.write(`${m}\n`),
       });
       const summary = summariseDataset(ds, { head: opts.head === undefined ? undefined : positiveInt("--head", opts.head) });
-      if (summary.skippedRows > 0) {
-        process.stderr.write(`warning: skipped ${summary.skippedRows} bad row(s) in ${ref}:\n`);
-        for (const s of ds.skipped.slice(0, 10)) process.stderr.write(`  ${s.message}\n`);
-        if (ds.skipped.length > 10) process.stderr.write(`  … and ${ds.skipped.length - 10} more\n`);
-      }
+      process.stderr.write(skippedRowsWarning(ref, ds.skipped));
       for (const note of summary.notes) process.stderr.write(`note: ${note}\n`);
       if (opts.json) {
         process.stdout.write(JSON.stringify(summary, null, 2) + "\n");
@@ -89,7 +85,7 @@ export function register(program: Command): void {
     .option("--data-dir <dir>", "where named datasets live (default: $TOKENSQUEEZE_DATA, else ../shared/data)")
     .option("--json", "print JSON on stdout")
     .action(async (opts: { dataDir?: string; json?: boolean }) => {
-      const { datasetNames, getDatasetLoader, resolveDataDir } = await import("../../data/index.js");
+      const { datasetAliases, datasetNames, getDatasetLoader, resolveDataDir } = await import("../../data/index.js");
       const { existsSync } = await import("node:fs");
       const { join } = await import("node:path");
       let dir: string | undefined;
@@ -99,11 +95,13 @@ export function register(program: Command): void {
       } catch (err) {
         dirProblem = err instanceof Error ? err.message : String(err);
       }
+      const aliasList = Object.entries(datasetAliases());
       const rows = datasetNames().map((name) => {
         const loader = getDatasetLoader(name)!;
         const files = loader.files ?? [];
         const available = !loader.usesDataDir || (dir !== undefined && files.every((f) => existsSync(join(dir, f))));
-        return { name, description: loader.description, files, available };
+        const aliases = aliasList.filter(([, to]) => to === name).map(([alias]) => alias);
+        return { name, description: loader.description, files, available, aliases };
       });
       if (opts.json) {
         process.stdout.write(JSON.stringify({ dataDir: dir ?? null, dataDirProblem: dirProblem, datasets: rows }, null, 2) + "\n");
@@ -111,7 +109,10 @@ export function register(program: Command): void {
       }
       process.stdout.write(dir !== undefined ? `data directory: ${dir}\n` : `${dirProblem}\n`);
       const width = Math.max(...rows.map((r) => r.name.length));
-      for (const r of rows) process.stdout.write(`${r.available ? " " : "!"} ${r.name.padEnd(width)}  ${r.description}\n`);
+      for (const r of rows) {
+        const also = r.aliases.length > 0 ? ` (also: ${r.aliases.join(", ")})` : "";
+        process.stdout.write(`${r.available ? " " : "!"} ${r.name.padEnd(width)}  ${r.description}${also}\n`);
+      }
     });
 }
 

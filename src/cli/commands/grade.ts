@@ -1,11 +1,12 @@
 /**
  * `tokensqueeze grade --input F.jsonl`: grades every row's prediction against its gold answer and writes each
  * row back to stdout as JSONL with `extracted` (string or null) and `equal` (boolean) added. The whole file is
- * validated before anything is graded, so a bad row costs nothing and names its file, line and field.
+ * validated before anything is graded, so a bad row costs nothing and names its file, line and field. The file
+ * is read like every other data file (src/data/records.ts): the same errors for malformed JSON and an empty
+ * file (exit 2), and `--skip-bad-rows` leaves bad rows out of the output instead of stopping.
  */
 import type { Command } from "commander";
-import { parseBounded } from "../options.js";
-import { readFileSync } from "node:fs";
+import { parseBounded, skipBadRowsOption } from "../options.js";
 import { InputError, UserError } from "../../util/errors.js";
 
 interface GradeCliOptions {
@@ -17,6 +18,7 @@ interface GradeCliOptions {
   thinking: string;
   workers?: string;
   floatRounding: string;
+  skipBadRows?: boolean;
 }
 
 const FORMATS = ["auto", "boxed", "answer-tag", "gsm8k", "bare", "choice"];
@@ -33,6 +35,7 @@ export function register(program: Command): void {
     .option("--thinking <mode>", "auto | required (a response without </think> is truncated: no answer)", "auto")
     .option("--float-rounding <digits>", "decimal places a decimal answer must match", "6")
     .option("--workers <n>", "worker threads for large files (default 1: grade in the main thread)")
+    .addOption(skipBadRowsOption())
     .action(async (opts: GradeCliOptions) => {
       const timeoutMs = parseBounded("--timeout-ms", opts.timeoutMs, { integer: true, min: 1 });
       const floatRounding = parseBounded("--float-rounding", opts.floatRounding, { integer: true, min: 0 });
@@ -40,37 +43,32 @@ export function register(program: Command): void {
       if (opts.thinking !== "auto" && opts.thinking !== "required") throw new UserError(`--thinking must be auto or required (got "${opts.thinking}")`);
       const workers = opts.workers === undefined ? undefined : parseBounded("--workers", opts.workers, { integer: true, min: 1 });
 
-      let text: string;
-      try {
-        text = readFileSync(opts.input, "utf8");
-      } catch (e) {
-        throw new UserError(`cannot read ${opts.input}: ${(e as Error).message}`);
-      }
+      const { readRows, skippedRowsWarning } = await import("../../data/records.js");
       const rows: Record<string, unknown>[] = [];
       const items: { gold: string; prediction: string }[] = [];
-      const lines = text.split("\n");
-      for (let k = 0; k < lines.length; k++) {
-        const line = lines[k]!.trim();
-        if (line === "") continue;
-        let row: unknown;
+      const skipped: InputError[] = [];
+      for await (const result of readRows(opts.input, "jsonl")) {
         try {
-          row = JSON.parse(line);
-        } catch (e) {
-          throw new InputError({ file: opts.input, line: k + 1 }, `not valid JSON (${(e as Error).message})`);
+          if (!result.ok) throw result.error;
+          const { row } = result;
+          const r = row.value;
+          const [gold, prediction] = [opts.goldField, opts.predictionField].map((field) => {
+            const at = { file: row.file, line: row.line, field };
+            if (!(field in r)) throw new InputError(at, "missing");
+            const v = r[field];
+            // Numeric answers (AMC's 27.0, GSM8K as numbers) are accepted as their decimal text.
+            if (typeof v === "number" && Number.isFinite(v)) return String(v);
+            if (typeof v !== "string") throw new InputError(at, `must be a string (got ${v === null ? "null" : typeof v})`);
+            return v;
+          }) as [string, string];
+          rows.push(r);
+          items.push({ gold, prediction });
+        } catch (err) {
+          if (!(err instanceof InputError) || !opts.skipBadRows) throw err;
+          skipped.push(err);
         }
-        if (row === null || typeof row !== "object" || Array.isArray(row)) throw new InputError({ file: opts.input, line: k + 1 }, "each line must be a JSON object");
-        const r = row as Record<string, unknown>;
-        const [gold, prediction] = [opts.goldField, opts.predictionField].map((field) => {
-          if (!(field in r)) throw new InputError({ file: opts.input, line: k + 1, field }, "missing");
-          const v = r[field];
-          // Numeric answers (AMC's 27.0, GSM8K as numbers) are accepted as their decimal text.
-          if (typeof v === "number" && Number.isFinite(v)) return String(v);
-          if (typeof v !== "string") throw new InputError({ file: opts.input, line: k + 1, field }, `must be a string (got ${v === null ? "null" : typeof v})`);
-          return v;
-        }) as [string, string];
-        rows.push(r);
-        items.push({ gold, prediction });
       }
+      process.stderr.write(skippedRowsWarning(opts.input, skipped));
 
       const { gradeBatch } = await import("../../grade/index.js");
       const results = await gradeBatch(items, {

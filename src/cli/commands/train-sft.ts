@@ -6,7 +6,7 @@
  */
 import type { Command } from "commander";
 import { UserError } from "../../util/errors.js";
-import { parseBounded } from "../options.js";
+import { parseBounded, skipBadRowsOption } from "../options.js";
 
 interface TrainSftOptions {
   model: string;
@@ -27,6 +27,7 @@ interface TrainSftOptions {
   checkpointEvery: string;
   threads?: string;
   resume?: boolean;
+  skipBadRows?: boolean;
   json?: boolean;
 }
 
@@ -53,6 +54,7 @@ export function register(program: Command): void {
     .option("--checkpoint-every <n>", "write the resumable checkpoint every n steps", "50")
     .option("--threads <n>", "gradient threads (default: one per core, at most 8)")
     .option("--resume", "continue from the checkpoint in --out")
+    .addOption(skipBadRowsOption())
     .option("--json", "print a JSON summary on stdout")
     .action(async (opts: TrainSftOptions) => {
       const { runTrainSft } = await import("../../train/train-sft.js");
@@ -77,6 +79,7 @@ export function register(program: Command): void {
         checkpointEvery: parseBounded("--checkpoint-every", opts.checkpointEvery, { integer: true, min: 1 }),
         threads: opts.threads !== undefined ? parseBounded("--threads", opts.threads, { integer: true, min: 1 }) : undefined,
         resume: opts.resume ?? false,
+        skipBadRows: opts.skipBadRows ?? false,
         log: (line) => process.stderr.write(line),
       });
       if (opts.json) process.stdout.write(JSON.stringify(summary, null, 2) + "\n");

@@ -1,5 +1,5 @@
 /**
- * Prompt presets for evaluation (and for any stage that samples answers to problems).
+ * Prompt presets for every stage that samples answers to problems (evaluation, stage-1 sampling, refinement).
  *
  * `paper` — the TokenSqueeze paper's template, a plain-text prompt (no chat template): reasoning inside
  * <think> … </think>, the final answer inside <answer> … </answer> with the result in \boxed{}. The wording is

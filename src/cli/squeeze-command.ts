@@ -1,0 +1,142 @@
+/**
+ * The squeeze commands share one shape: run flags → configuration → `runSqueeze` (src/squeeze/pipeline.ts) for
+ * some of its steps → a summary (text, or JSON with --json). This module is that shape; each command file under
+ * commands/ states its steps and its own flags.
+ *
+ * Configuration: a command that starts a run (`sample`, `squeeze`) resolves preset → --config → --set → flags.
+ * A command on an existing run (`select`, `refine`, `pairs`) starts from the configuration the run recorded, so it
+ * needs no flags to continue; anything given on top is a change that the run refuses unless --force (then the
+ * stages whose parameters changed archive their old records and start afresh).
+ */
+import type { Command } from "commander";
+import type { RunConfig } from "../config/schema.js";
+import type { SqueezeStep } from "../squeeze/pipeline.js";
+import type { PairFormat } from "../squeeze/pairs.js";
+import { UserError } from "../util/errors.js";
+import { addRunFlags, addSamplingFlags, resolveRunConfig, type RunFlags, type SamplingFlags } from "./run-flags.js";
+
+export interface SqueezeFlags extends RunFlags, SamplingFlags {
+  out?: string;
+  run?: string;
+  limit?: string;
+  force?: boolean;
+  progress?: string;
+  json?: boolean;
+}
+
+export interface SqueezeCommandSpec<F extends SqueezeFlags = SqueezeFlags> {
+  steps: readonly SqueezeStep[];
+  /** Starts a run (`--out`) rather than continuing one (`--run`). */
+  creates: boolean;
+  /** Sampling flags (`--samples`, `--temperature`, …) write config `sampling.*`. */
+  samplingFlags?: boolean;
+  /** The command's own flags as config overrides. */
+  overrides?: (flags: F, base: RunConfig) => Record<string, unknown>;
+  pairFormats?: (flags: F) => { formats?: PairFormat[]; out?: string };
+}
+
+/** Adds the flags every squeeze command has (run flags, run directory, --force, --progress, --json). */
+export function addSqueezeFlags(cmd: Command, spec: { creates: boolean; samplingFlags?: boolean }): Command {
+  addRunFlags(cmd);
+  if (spec.samplingFlags) addSamplingFlags(cmd, "sampling");
+  if (spec.creates) {
+    cmd.option("--out <dir>", "run directory; the same --out again resumes (default runs/squeeze-<time>)");
+    cmd.option("--limit <n>", "only the first n training problems of each dataset (config datasets[].limit)");
+  } else {
+    cmd.requiredOption("--run <dir>", "the run directory (made by `sample` or `squeeze`)");
+  }
+  return cmd
+    .option("--force", "adopt changed settings in an existing run (records made otherwise are archived, never deleted)")
+    .option("--progress <mode>", "auto | bar | plain | json | none (progress goes to stderr)")
+    .option("--json", "print the summary as JSON on stdout");
+}
+
+function defaultRunDir(): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+  return `runs/squeeze-${stamp}`;
+}
+
+export async function runSqueezeCommand<F extends SqueezeFlags>(flags: F, spec: SqueezeCommandSpec<F>): Promise<void> {
+  const { RunStore, shellQuote } = await import("../store/index.js");
+  const { runSqueeze } = await import("../squeeze/pipeline.js");
+  const { formatSqueezeSummary } = await import("../squeeze/summary.js");
+  const { createProgress, progressModeFrom } = await import("../util/progress.js");
+  const { positiveInt } = await import("./options.js");
+
+  const dir = spec.creates ? (flags.out ?? defaultRunDir()) : (flags.run as string);
+  let base: { label: string; data: Record<string, unknown> } | undefined;
+  if (!spec.creates || RunStore.isRun(dir)) {
+    if (RunStore.isRun(dir)) {
+      const store = RunStore.open(dir, { readonly: true });
+      try {
+        base = { label: `the config of run ${dir}`, data: store.config as Record<string, unknown> };
+      } finally {
+        store.close();
+      }
+    } else {
+      throw new UserError(`--run ${dir}: not a tokensqueeze run (start one with \`tokensqueeze sample --out ${dir}\` or \`tokensqueeze squeeze --out ${dir}\`)`);
+    }
+  }
+  // A run that exists is continued with its own configuration unless flags say otherwise.
+  const config = await resolveRunConfig(flags, {
+    ...(spec.samplingFlags ? { sampling: "sampling" as const } : {}),
+    base,
+    extra: (b) => {
+      const o: Record<string, unknown> = spec.overrides ? spec.overrides(flags, b) : {};
+      if (flags.limit !== undefined) {
+        const limit = positiveInt("--limit", flags.limit);
+        o["datasets"] = b.datasets.map((d) => ({ ...d, limit }));
+      }
+      return o;
+    },
+  });
+
+  let mode;
+  try {
+    mode = progressModeFrom({ progress: flags.progress, json: flags.json });
+  } catch (err) {
+    throw new UserError(err instanceof Error ? err.message : String(err));
+  }
+  const progress = createProgress({ mode });
+  const argv = process.argv.slice(2);
+  const resumeArgv = spec.creates && flags.out === undefined ? [...argv, "--out", dir] : argv;
+  const pairs = spec.pairFormats ? spec.pairFormats(flags) : {};
+  const result = await runSqueeze({
+    config,
+    dir,
+    steps: spec.steps,
+    create: spec.creates,
+    pairFormats: pairs.formats,
+    pairsOut: pairs.out,
+    force: flags.force,
+    argv: resumeArgv,
+    progress,
+    resumeCommand: ["tokensqueeze", ...resumeArgv].map(shellQuote).join(" "),
+    onStart: ({ dir: d, engine, problems }) => {
+      const what = engine ? `${engine.identity.name} (${engine.identity.engine})` : "no model needed";
+      progress.log(`${spec.steps.join(" → ")}: ${what}${problems !== null ? `, ${problems} training problems` : ""} → ${d}`);
+    },
+  });
+  if (flags.json) {
+    const s = result.summary;
+    const json = {
+      run: result.dir,
+      problems: s.problems,
+      samples: s.samples,
+      pairs: s.pairs,
+      acceptanceRate: s.refinement.acceptanceRate,
+      thinkingTokensBefore: s.thinkingTokensBefore,
+      thinkingTokensAfter: s.thinkingTokensAfter,
+      seconds: Math.round(result.seconds * 10) / 10,
+      exports: result.exports,
+      stages: result.stages,
+      summary: s,
+    };
+    process.stdout.write(JSON.stringify(json, null, 2) + "\n");
+    return;
+  }
+  let text = formatSqueezeSummary(result.summary);
+  for (const e of result.exports) text += `pairs (${e.format}): ${e.rows} rows → ${e.file}${e.datasetInfoFile ? ` (+ ${e.datasetInfoFile})` : ""}\n`;
+  text += `${result.seconds.toFixed(1)} s\n`;
+  process.stdout.write(text);
+}
