@@ -1,5 +1,5 @@
 /** Shared test helpers: paths, running the CLI as a user would, temporary folders. */
-import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -32,4 +32,25 @@ export function requireVenvPython(): string {
     throw new Error(`Python venv missing at ${venvPython}: run 'npm run setup:python' first`);
   }
   return venvPython;
+}
+
+/**
+ * `runCli` without blocking the test worker's event loop: long CLI runs (minutes) under spawnSync starve the
+ * worker's RPC with vitest ("Timeout calling onTaskUpdate").
+ */
+export function runCliAsync(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "src", "cli", "main.ts"), ...args], {
+      cwd: opts.cwd ?? repoRoot,
+      env: { ...process.env, ...opts.env },
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: opts.timeoutMs ?? 120_000,
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (status) => resolvePromise({ status, stdout, stderr }));
+  });
 }

@@ -63,6 +63,8 @@ export async function runSqueezeCommand<F extends SqueezeFlags>(flags: F, spec: 
   const { createProgress, progressModeFrom } = await import("../util/progress.js");
   const { positiveInt } = await import("./options.js");
 
+  // Flags are checked before anything is opened.
+  const pairs = spec.pairFormats ? spec.pairFormats(flags) : {};
   const dir = spec.creates ? (flags.out ?? defaultRunDir()) : (flags.run as string);
   let base: { label: string; data: Record<string, unknown> } | undefined;
   if (!spec.creates || RunStore.isRun(dir)) {
@@ -100,7 +102,6 @@ export async function runSqueezeCommand<F extends SqueezeFlags>(flags: F, spec: 
   const progress = createProgress({ mode });
   const argv = process.argv.slice(2);
   const resumeArgv = spec.creates && flags.out === undefined ? [...argv, "--out", dir] : argv;
-  const pairs = spec.pairFormats ? spec.pairFormats(flags) : {};
   const result = await runSqueeze({
     config,
     dir,

@@ -57,7 +57,8 @@ export function klTopK(pTop: ReadonlyArray<readonly [number, number]>, qTop: Rea
   let qShared = 0;
   for (const [id, lp] of pTop) {
     const lq = q.get(id);
-    if (lq === undefined) continue;
+    // A token p gives no mass to adds nothing (0 · log 0 = 0), as in klExact.
+    if (lq === undefined || lp === -Infinity) continue;
     const pp = Math.exp(lp);
     pShared += pp;
     qShared += Math.exp(lq);

@@ -31,7 +31,7 @@ export interface SelectedPair {
   rejectedCorrect: boolean;
 }
 
-export type NoPairsReason = "no-samples" | "none-correct" | "all-correct" | "no-longer-rejected";
+export type NoPairsReason = "no-samples" | "none-correct" | "all-correct" | "none-chosen" | "no-longer-rejected";
 
 export interface Selection {
   /** N, c, p = c/N. */
@@ -44,7 +44,7 @@ export interface Selection {
   k: number;
   /** Chosen sample indices, shortest first. */
   chosen: number[];
-  /** Every sample index that is rejected for at least one chosen response (ascending). */
+  /** Every sample index rejected in at least one kept pair (ascending). */
   rejectedPool: number[];
   /** All (chosen, rejected) combinations before the cap M. */
   pairsBeforeCap: number;
@@ -113,12 +113,15 @@ export function selectAdaptiveDepth(samples: readonly GradedSample[], config: Se
 
   const { quantile, k } = chosenCount(config, c, n);
   const chosen = correct.slice(0, Math.min(k, c));
+  // Only with α = 0 or q0 = 0: a quantile of zero chooses nothing.
+  if (chosen.length === 0) return empty("none-chosen", quantile, 0);
   const all: SelectedPair[] = [];
   for (const tau of chosen) {
     const rejected = incorrect.filter((r) => r.tokens > tau.tokens).map((r) => ({ r, correct: false }));
     if (config.variant === "q-dyn-extra-neg") {
       // The Kimi k1.5 recipe: correct but much longer responses are negatives too.
-      for (const r of correct) if (r.tokens > config.extraNegRatio * tau.tokens) rejected.push({ r, correct: true });
+      // A response chosen itself (k > 1) is never also a negative.
+      for (const r of correct.slice(chosen.length)) if (r.tokens > config.extraNegRatio * tau.tokens) rejected.push({ r, correct: true });
     }
     for (const { r, correct: rc } of rejected) {
       all.push({ chosenIndex: tau.sampleIndex, rejectedIndex: r.sampleIndex, chosenTokens: tau.tokens, rejectedTokens: r.tokens, rejectedCorrect: rc });

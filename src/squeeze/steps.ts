@@ -6,7 +6,7 @@
  *
  * `head` is an opening `<think>` with the whitespace after it (present when the response opens its own thinking,
  * as under a chat template; empty when the prompt opened it); separators are the runs of two or more newlines
- * between steps; `tail` is the whitespace before `</think>`, `</think>` and everything after it. Joining the parts
+ * between steps (a line break and one or more blank lines); `tail` is the whitespace before `</think>`, `</think>` and everything after it. Joining the parts
  * gives back the response exactly, so a refined response is the same join with some steps replaced.
  *
  * A response without `</think>` has no steps: all of it is tail (nothing is refined). Such a response was cut off
@@ -28,16 +28,17 @@ export interface SplitResponse {
 export function splitSteps(response: string): SplitResponse {
   const close = response.indexOf(THINK_CLOSE);
   if (close < 0) return { head: "", steps: [], separators: [], tail: response };
-  let start = 0;
-  const open = /^\s*<think>\s*/.exec(response);
-  if (open !== null && open[0].length <= close) start = open[0].length;
+  // Leading whitespace (and an opening <think>) is head, as trailing whitespace is tail: no step is empty.
+  const open = /^\s*(?:<think>\s*)?/.exec(response) as RegExpExecArray;
+  const start = Math.min(open[0].length, close);
   const head = response.slice(0, start);
   const thinking = response.slice(start, close);
   const body = thinking.replace(/\s+$/, "");
   const tail = thinking.slice(body.length) + response.slice(close);
   if (body === "") return { head, steps: [], separators: [], tail };
-  // split with a capture group alternates step, separator, step, …
-  const parts = body.split(/(\n{2,})/);
+  // A separator is a line break followed by blank lines (spaces allowed on them, \r\n too); split with a capture
+  // group alternates step, separator, step, …
+  const parts = body.split(/(\r?\n(?:[ \t]*\r?\n)+)/);
   const steps: string[] = [];
   const separators: string[] = [];
   parts.forEach((part, i) => (i % 2 === 0 ? steps : separators).push(part));

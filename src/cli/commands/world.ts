@@ -3,13 +3,35 @@
  *   world generate  problems and reference traces as JSONL, for inspection
  *   world report    evaluates a model on the held-out problems (through the evaluation module) and adds the
  *                   world analysis: accuracy by level, length variation, depth gap, compressible wording
+ *
+ * `world report` takes the run flags and sampling flags every evaluation takes (src/cli/run-flags.ts), with the
+ * config schema's defaults (engine.model: the built-in models/world-base; evaluation: 16 samples, temperature
+ * 0.6, top_p 0.95, the paper's prompt), and evaluates the `world-test` benchmark exactly as
+ * `eval --bench world-test` does: same settings and seed, same samples. One value is the world's own, below.
  */
 import type { Command } from "commander";
-import { parseBounded, parseNumber } from "../options.js";
+import { parseBounded } from "../options.js";
 import { createWriteStream } from "node:fs";
 import { UserError } from "../../util/errors.js";
-// Light (no tfjs): registers the world datasets (world-train, world-test, world) for every command.
-import "../../world/dataset.js";
+import { addRunFlags, addSamplingFlags, resolveRunConfig, type RunFlags, type SamplingFlags } from "../run-flags.js";
+
+/**
+ * Max new tokens per sample on the world when nothing else sets evaluation.maxTokens. The schema's default
+ * (32768, the paper's budget for R1-Distill models) is far beyond the built-in model's context of 1024 tokens
+ * (prompt + completion), where every sample would run into the context instead of the budget. 768 leaves room
+ * for the prompt (under 150 tokens with either prompt preset) and is about three times the mean length of a
+ * level-5 answer (258 tokens; docs/BENCHMARKS.md), so no sample of the built-in model is cut by it.
+ */
+export const WORLD_REPORT_MAX_TOKENS = 768;
+
+/**
+ * Problems in flight at once on the world when nothing else sets engine.concurrency (schema default 4). The
+ * built-in model is small, so one generation step is cheap and the engine gains from wider batches: 8 problems
+ * × 16 samples = 128 sequences per step (the engine batches up to 256). On this 2-core machine, 40 problems × 16
+ * samples took 77–78 s at 8 against 83–86 s at 4 (interleaved runs, same load); docs/BENCHMARKS.md's world
+ * figures were measured at 8. Concurrency never changes the samples (they derive from seeds).
+ */
+export const WORLD_REPORT_CONCURRENCY = 8;
 
 interface GenerateFlags {
   split: string;
@@ -20,21 +42,16 @@ interface GenerateFlags {
   out?: string;
 }
 
-interface ReportFlags {
-  model: string;
-  samples: string;
+interface ReportFlags extends RunFlags, SamplingFlags {
   limit?: string;
-  temperature: string;
-  topP: string;
-  maxTokens: string;
-  prompt: string;
-  seed: string;
-  concurrency?: string;
   out?: string;
   progress?: string;
   force?: boolean;
   json?: boolean;
 }
+
+/** The benchmark `world report` evaluates: the world's held-out set, by its one name. */
+const BENCHMARK = "world-test";
 
 export function register(program: Command): void {
   const world = program.command("world").description("the built-in reasoning world: generate problems and traces, measure a model on it");
@@ -80,18 +97,15 @@ export function register(program: Command): void {
       if (out !== process.stdout) await new Promise<void>((res) => (out as NodeJS.WritableStream).end(() => res()));
     });
 
-  world
+  const reportCmd = world
     .command("report")
     .description("evaluate a model on the held-out world problems and measure depth use and compressible wording")
-    .option("--model <folder>", "model folder (embedded engine)", "models/world-base")
-    .option("--samples <n>", "samples per problem", "16")
-    .option("--limit <n>", "first n held-out problems (levels interleaved, so any n stays balanced); default all 200")
-    .option("--temperature <t>", "sampling temperature", "0.6")
-    .option("--top-p <p>", "nucleus sampling", "0.95")
-    .option("--max-tokens <n>", "max new tokens per sample", "768")
-    .option("--prompt <preset>", "paper | chat (see `eval --help`)", "paper")
-    .option("--seed <n>", "run seed", "42")
-    .option("--concurrency <n>", "problems in flight at once (the engine batches their samples)", "8")
+    .option("--limit <n>", "first n held-out problems (levels interleaved, so any n stays balanced); default all 200");
+  addSamplingFlags(addRunFlags(reportCmd), "evaluation");
+  // The world's own defaults, said where a user looks for them (each flag's help names its config key).
+  appendHelp(reportCmd, "--max-tokens", `; world report: ${WORLD_REPORT_MAX_TOKENS} unless the config sets it (the built-in model's context is 1024 tokens)`);
+  appendHelp(reportCmd, "--concurrency", `; world report: ${WORLD_REPORT_CONCURRENCY} unless the config sets it (wider batches are faster on the small built-in model)`);
+  reportCmd
     .option("--out <dir>", "run directory (default runs/world-report-<time>); samplingSeconds is only meaningful for a fresh run")
     .option("--progress <mode>", "auto | bar | plain | json | none (progress goes to stderr)")
     .option("--force", "adopt changed settings in an existing run")
@@ -101,35 +115,26 @@ export function register(program: Command): void {
       const { runEvaluation } = await import("../../eval/run.js");
       const { evalSamplesTable } = await import("../../eval/evaluate.js");
       const { openEngine } = await import("../../engines/factory.js");
-      const { RunStore } = await import("../../store/index.js");
-      const { loadModelFolder } = await import("../../model/folder.js");
+      const { RunStore, commandLine } = await import("../../store/index.js");
       const { createProgress, progressModeFrom } = await import("../../util/progress.js");
-      const { worldReport } = await import("../../world/report.js");
+      const { worldReportAsync } = await import("../../world/report.js");
       const { heldoutProblems } = await import("../../world/expression.js");
 
-      const samples = parseBounded("--samples", flags.samples, { integer: true, min: 1 });
       const total = heldoutProblems().length;
       const limit = flags.limit !== undefined ? parseBounded("--limit", flags.limit, { integer: true, min: 1 }) : total;
       if (limit > total) throw new UserError(`--limit: the held-out split has ${total} problems, asked for ${limit}`);
-      const temperature = parseNumber("--temperature", flags.temperature, (x) => x >= 0, "a number ≥ 0");
-      const topP = parseNumber("--top-p", flags.topP, (x) => x > 0 && x <= 1, "a number in (0, 1]");
-      const maxTokens = parseBounded("--max-tokens", flags.maxTokens, { integer: true, min: 1 });
-      if (flags.prompt !== "paper" && flags.prompt !== "chat") throw new UserError(`--prompt: expected paper or chat, got "${flags.prompt}"`);
-      const concurrency = parseBounded("--concurrency", flags.concurrency ?? "8", { integer: true, min: 1 });
-      const config = resolveConfig({
-        overrides: {
-          "engine.kind": "embedded",
-          "engine.model": flags.model,
-          "engine.concurrency": concurrency,
-          "evaluation.benchmarks": [{ name: "world-test", limit }],
-          "evaluation.samples": samples,
-          "evaluation.temperature": temperature,
-          "evaluation.topP": topP,
-          "evaluation.maxTokens": maxTokens,
-          "evaluation.prompt": flags.prompt,
-          seed: parseBounded("--seed", flags.seed, { integer: true, min: 0 }),
-        },
+      // The world's own values apply only where nothing chose a value: no flag, and the preset, --config and
+      // --set layers left the schema's default (WORLD_REPORT_MAX_TOKENS, WORLD_REPORT_CONCURRENCY say why).
+      const schema = resolveConfig();
+      const config = await resolveRunConfig(flags, {
+        sampling: "evaluation",
+        extra: (base) => ({
+          "evaluation.benchmarks": [{ name: BENCHMARK, limit }],
+          ...(flags.maxTokens === undefined && base.evaluation.maxTokens === schema.evaluation.maxTokens ? { "evaluation.maxTokens": WORLD_REPORT_MAX_TOKENS } : {}),
+          ...(flags.concurrency === undefined && base.engine.concurrency === schema.engine.concurrency ? { "engine.concurrency": WORLD_REPORT_CONCURRENCY } : {}),
+        }),
       });
+      const { samples, temperature, topP, prompt } = config.evaluation;
       let mode;
       try {
         mode = progressModeFrom({ progress: flags.progress, json: flags.json });
@@ -138,36 +143,40 @@ export function register(program: Command): void {
       }
       const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
       const outDir = flags.out ?? `runs/world-report-${stamp}`;
-      // The engine is opened (weights loaded, workers started) before the clock starts.
+      const argv = process.argv.slice(2);
+      const resumeArgv = flags.out === undefined ? [...argv, "--out", outDir] : argv;
+      // The engine is opened (weights loaded, workers started) before the clock starts, and stays open until its
+      // tokenizer has counted the report's step texts.
       const engine = await openEngine(config.engine);
       let result;
       let samplingSeconds: number;
+      let report;
       try {
         const t0 = performance.now();
-        result = await runEvaluation({ config, outDir, engine, force: flags.force, argv: process.argv.slice(2), progress: createProgress({ mode }) });
+        result = await runEvaluation({ config, outDir, engine, force: flags.force, argv: resumeArgv, resumeCommand: commandLine(resumeArgv), progress: createProgress({ mode }) });
         samplingSeconds = (performance.now() - t0) / 1000;
+        const store = RunStore.open(result.dir, { readonly: true });
+        let rows;
+        try {
+          rows = store.table(evalSamplesTable).all({ benchmark: BENCHMARK });
+        } finally {
+          store.close();
+        }
+        report = await worldReportAsync(
+          rows.map((r) => ({ problemId: r.problemId, level: r.level ?? 0, sampleIndex: r.sampleIndex, text: r.text, tokens: r.tokens, correct: r.correct, finishReason: r.finishReason })),
+          async (t) => (await engine.tokenize(t, { addSpecialTokens: false })).length,
+        );
       } finally {
         await engine.close();
       }
-      const store = RunStore.open(result.dir, { readonly: true });
-      let rows;
-      try {
-        rows = store.table(evalSamplesTable).all({ benchmark: "world-test" });
-      } finally {
-        store.close();
-      }
-      const tokenizer = loadModelFolder(config.engine.model).tokenizer;
-      const report = worldReport(
-        rows.map((r) => ({ problemId: r.problemId, level: r.level ?? 0, sampleIndex: r.sampleIndex, text: r.text, tokens: r.tokens, correct: r.correct, finishReason: r.finishReason })),
-        (t) => tokenizer.encode(t, { addSpecialTokens: false }).length,
-      );
-      const metrics = result.benchmarks["world-test"];
+      const metrics = result.benchmarks[BENCHMARK];
       const out = {
-        model: flags.model,
+        model: config.engine.servedModelName ?? config.engine.model,
         run: result.dir,
-        prompt: flags.prompt,
+        prompt,
         temperature,
         topP,
+        maxTokens: config.evaluation.maxTokens,
         samplesPerProblem: samples,
         samplingSeconds: Math.round(samplingSeconds * 10) / 10,
         ...report,
@@ -179,7 +188,7 @@ export function register(program: Command): void {
       }
       const f = (x: number | null): string => (x === null ? "n/a" : x.toFixed(1));
       const lines = [
-        `world report: ${report.problems} held-out problems × ${samples} samples (T=${temperature}, ${flags.prompt} prompt), ${out.samplingSeconds}s sampling`,
+        `world report: ${report.problems} held-out problems × ${samples} samples (T=${temperature}, ${prompt} prompt), ${out.samplingSeconds}s sampling`,
         `accuracy by level:   ${Object.entries(report.accuracyByLevel).map(([l, a]) => `L${l} ${a.toFixed(1)}%`).join("  ")}`,
         `mean tokens by level: ${Object.entries(report.meanTokensByLevel).map(([l, a]) => `L${l} ${a.toFixed(0)}`).join("  ")}`,
         `depth use by level:  ${Object.entries(report.depthUseByLevel).map(([l, a]) => `L${l} ${a.toFixed(0)}%`).join("  ")}`,
@@ -191,4 +200,10 @@ export function register(program: Command): void {
       ];
       process.stdout.write(lines.join("\n") + "\n");
     });
+}
+
+function appendHelp(cmd: Command, flag: string, text: string): void {
+  const option = cmd.options.find((o) => o.long === flag);
+  if (!option) throw new Error(`world report: no ${flag} option to document`);
+  option.description += text;
 }
