@@ -6,7 +6,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, stringify, type Document } from "yaml";
 import type { z } from "zod";
-import { UserError } from "../util/errors.js";
+import { parseJsonText } from "../data/json-error.js";
+import { InputError, UserError } from "../util/errors.js";
 import { isPresetName, presetNames, presets } from "./presets.js";
 import { RunConfigSchema, type RunConfig } from "./schema.js";
 
@@ -120,13 +121,15 @@ function readConfigFile(file: string): Layer {
   } catch (err) {
     throw new UserError(`${file}: cannot read config file: ${err instanceof TypeError ? "not valid UTF-8" : String(err)}`);
   }
+  // A JSON file's syntax errors read as everywhere else (file, line, field, column: src/data/json-error.ts).
+  if (/\.json$/i.test(file)) parseJsonText(file, text);
   const lineCounter = new LineCounter();
   // YAML 1.2 is a superset of JSON, so one parser serves both and gives line numbers for both.
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
-    const line = lineCounter.linePos(e.pos[0]).line;
-    throw new UserError(`${file}${line !== undefined ? `:${line}` : ""}: cannot parse config file: ${e.message.split("\n")[0]}`);
+    const { line, col } = lineCounter.linePos(e.pos[0]);
+    throw new InputError({ file, line }, `malformed YAML at column ${col}: ${e.message.split("\n")[0]}`);
   }
   const value: unknown = doc.toJS();
   if (value === null || value === undefined) return { label: file, data: {}, leaves: [] };

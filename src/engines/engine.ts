@@ -112,7 +112,8 @@ export interface Engine {
   readonly identity: ModelIdentity;
   capabilities(): Promise<EngineCapabilities>;
   tokenize(text: string, opts?: { addSpecialTokens?: boolean }): Promise<number[]>;
-  detokenize(ids: readonly number[]): Promise<string>;
+  /** Text of token ids; special tokens are left out unless `skipSpecialTokens` is false (to show a token as it is). */
+  detokenize(ids: readonly number[], opts?: { skipSpecialTokens?: boolean }): Promise<string>;
   /** Render chat messages with the model's template (ending with the assistant's generation prompt). */
   applyChatTemplate(messages: readonly ChatMessage[], opts?: { addGenerationPrompt?: boolean }): Promise<string>;
   generate(request: GenerateRequest, opts?: { signal?: AbortSignal }): Promise<GenerateResult>;

@@ -23,9 +23,15 @@ export interface OpenEngineOptions {
   cwd?: string;
   /** How long a server may take to answer the reachability check (ms). */
   probeTimeoutMs?: number;
+  /**
+   * Embedded engine: worker threads (0 runs the model on the calling thread, best for a handful of sequences);
+   * default one per core, at most 8. Engines that run elsewhere (a server) ignore it.
+   */
+  workers?: number;
 }
 
-type EngineOpener = (spec: EngineSpec, opts: Required<OpenEngineOptions>) => Promise<Engine>;
+type EngineOpener = (spec: EngineSpec, opts: ResolvedOpenOptions) => Promise<Engine>;
+type ResolvedOpenOptions = Required<Omit<OpenEngineOptions, "workers">> & Pick<OpenEngineOptions, "workers">;
 
 const openers: Record<EngineKind, EngineOpener> = {
   embedded: openEmbedded,
@@ -37,7 +43,7 @@ const openers: Record<EngineKind, EngineOpener> = {
 export async function openEngine(spec: EngineSpec, opts: OpenEngineOptions = {}): Promise<Engine> {
   const opener = (openers as Record<string, EngineOpener | undefined>)[spec.kind];
   if (!opener) throw new UserError(`unknown engine "${spec.kind}" (engines: ${EngineKinds.join(", ")})`);
-  const full = { cwd: opts.cwd ?? process.cwd(), probeTimeoutMs: opts.probeTimeoutMs ?? 5000 };
+  const full: ResolvedOpenOptions = { cwd: opts.cwd ?? process.cwd(), probeTimeoutMs: opts.probeTimeoutMs ?? 5000, workers: opts.workers };
   try {
     return await opener(spec, full);
   } catch (err) {
@@ -58,7 +64,7 @@ export function resolveModelPath(model: string, cwd: string): string {
   return existsSync(inPackage) ? inPackage : here;
 }
 
-async function openEmbedded(spec: EngineSpec, opts: Required<OpenEngineOptions>): Promise<Engine> {
+async function openEmbedded(spec: EngineSpec, opts: ResolvedOpenOptions): Promise<Engine> {
   const folder = resolveModelPath(spec.model, opts.cwd);
   if (!existsSync(folder)) throw new UserError(`model folder not found: ${spec.model} (looked at ${folder})`);
   if (!statSync(folder).isDirectory()) throw new UserError(`--model ${spec.model}: not a folder (the embedded engine reads a Hugging Face model folder)`);
@@ -66,7 +72,7 @@ async function openEmbedded(spec: EngineSpec, opts: Required<OpenEngineOptions>)
     if (!existsSync(join(folder, file))) throw new UserError(`model folder ${folder}: ${file} is missing (expected a Hugging Face model folder)`);
   }
   const { EmbeddedEngine } = await import("./embedded/engine.js");
-  return EmbeddedEngine.load(folder);
+  return EmbeddedEngine.load(folder, { workers: opts.workers });
 }
 
 /** The base URL of an OpenAI-compatible server, normalised to end in /v1. */
@@ -104,7 +110,7 @@ export async function probeServer(base: URL, timeoutMs: number, apiKey?: string)
   }
 }
 
-async function openOpenAI(spec: EngineSpec, opts: Required<OpenEngineOptions>): Promise<Engine> {
+async function openOpenAI(spec: EngineSpec, opts: ResolvedOpenOptions): Promise<Engine> {
   const base = normaliseBaseUrl(spec.model);
   const apiKey = spec.apiKeyEnv !== undefined ? process.env[spec.apiKeyEnv] : undefined;
   if (spec.apiKeyEnv !== undefined && apiKey === undefined) {
@@ -115,7 +121,7 @@ async function openOpenAI(spec: EngineSpec, opts: Required<OpenEngineOptions>): 
   throw new UserError(`engine openai: the server at ${base.href} answers, but this version of tokensqueeze has no OpenAI-compatible engine yet; use --engine embedded`);
 }
 
-async function openLlamaCpp(spec: EngineSpec, opts: Required<OpenEngineOptions>): Promise<Engine> {
+async function openLlamaCpp(spec: EngineSpec, opts: ResolvedOpenOptions): Promise<Engine> {
   const path = resolveModelPath(spec.model, opts.cwd);
   if (!existsSync(path)) throw new UserError(`GGUF model not found: ${spec.model} (looked at ${path})`);
   throw new UserError(`engine llamacpp: this version of tokensqueeze has no llama.cpp engine yet; use --engine embedded`);

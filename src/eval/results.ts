@@ -7,6 +7,7 @@ import { basename, dirname, resolve } from "node:path";
 import { z } from "zod";
 import { RunStore } from "../store/index.js";
 import { InputError, UserError } from "../util/errors.js";
+import { parseJsonText } from "../data/json-error.js";
 import type { BenchmarkSummary, EvalSummary } from "./compare.js";
 import { evalSamplesTable, toSampleRecord } from "./evaluate.js";
 import { benchmarkMetrics, type BenchmarkMetrics, type SampleRecord } from "./metrics.js";
@@ -73,12 +74,8 @@ export function readEvalSummary(path: string): EvalSummary {
     for (const [name, m] of Object.entries(run.benchmarks)) benchmarks[name] = { n: m.n, acc: m.acc, lenT: m.lenT, lenA: m.lenA, auc: m.auc };
     return { label: basename(statSync(abs).isDirectory() ? abs : dirname(abs)), benchmarks };
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(abs, "utf8"));
-  } catch (err) {
-    throw new InputError({ file: path }, `not a run directory and not valid JSON (${err instanceof Error ? err.message : String(err)})`);
-  }
+  // Not a run directory, so it must be `eval --json` output; invalid JSON is reported as everywhere else.
+  const value = parseJsonText(path, readFileSync(abs, "utf8"));
   if (value === null || typeof value !== "object" || Array.isArray(value) || Object.keys(value).length === 0) {
     throw new InputError({ file: path }, "expected the output of `tokensqueeze eval --json`: an object keyed by benchmark");
   }

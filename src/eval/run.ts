@@ -67,11 +67,14 @@ export interface LoadBenchmarksOptions {
  */
 export async function loadBenchmarks(config: RunConfig, opts: LoadBenchmarksOptions = {}): Promise<EvalBenchmark[]> {
   const out: EvalBenchmark[] = [];
+  const spelled = new Map<string, string>();
   for (const spec of config.evaluation.benchmarks) {
     const name = canonicalDatasetName(spec.name);
-    if (out.some((b) => b.name === name)) {
-      throw new UserError(`benchmark "${spec.name}" is listed twice${name !== spec.name ? ` ("${spec.name}" is another name of "${name}")` : ""}`);
+    const earlier = spelled.get(name);
+    if (earlier !== undefined) {
+      throw new UserError(`benchmark "${name}" is listed twice${earlier !== spec.name ? ` (as "${earlier}" and "${spec.name}", two names of one dataset)` : ""}`);
     }
+    spelled.set(name, spec.name);
     let loaded;
     try {
       loaded = await loadDatasetSpec(spec, { dataDir: config.dataDir, cwd: opts.cwd, skipBadRows: opts.skipBadRows });

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "no
 import { join } from "node:path";
 import { Template } from "@huggingface/jinja";
 import { InputError, UserError } from "../util/errors.js";
+import { parseJsonText } from "../data/json-error.js";
 import { configToJson, parseConfigJson, type LlamaConfig } from "./config.js";
 import { readSafetensorsFile, writeSafetensorsFile } from "./safetensors.js";
 import { ModelTokenizer } from "./tokenizer.js";
@@ -33,12 +34,7 @@ function readJson(file: string, required: boolean): Record<string, unknown> | nu
     if (required) throw new InputError({ file }, "file missing (an HF model folder needs config.json, model.safetensors and tokenizer.json)");
     return null;
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, "utf8"));
-  } catch (err) {
-    throw new InputError({ file }, `not valid JSON: ${(err as Error).message}`);
-  }
+  const raw = parseJsonText(file, readFileSync(file, "utf8"));
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new InputError({ file }, "expected a JSON object");
   return raw as Record<string, unknown>;
 }

@@ -79,7 +79,7 @@ export async function runTrainSft(req: TrainSftRequest): Promise<TrainSftSummary
     maxLength,
     skipBadRows: req.skipBadRows,
   });
-  req.log(skippedRowsWarning(req.data, data.skipped));
+  if (data.skipped.length > 0) req.log(skippedRowsWarning(req.data, data.skipped));
   if (data.truncated > 0) req.log(`warning: ${data.truncated} example(s) cut to ${maxLength} tokens\n`);
   if (data.dropped > 0) req.log(`warning: ${data.dropped} example(s) skipped: no target tokens left within ${maxLength} tokens\n`);
 

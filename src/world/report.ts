@@ -147,3 +147,25 @@ export function worldReport(samples: readonly WorldSample[], countTokens: (text:
     truncatedShare: pct(samples.filter((s) => s.finishReason === "length").length, samples.length),
   };
 }
+
+/**
+ * `worldReport` with an asynchronous token counter, such as an open engine's `tokenize` (so the counts come from
+ * the model that was sampled, wherever its files are): every distinct step text is counted once, then the report
+ * is computed as usual.
+ */
+export async function worldReportAsync(samples: readonly WorldSample[], countTokens: (text: string) => Promise<number>): Promise<WorldReport> {
+  const texts = new Set<string>();
+  for (const s of samples) {
+    for (const step of analyzeResponse(s.text).steps) {
+      texts.add(step.text);
+      if (step.shortest !== null) texts.add(step.shortest);
+    }
+  }
+  const counts = new Map<string, number>();
+  for (const t of texts) counts.set(t, await countTokens(t));
+  return worldReport(samples, (t) => {
+    const n = counts.get(t);
+    if (n === undefined) throw new Error(`worldReportAsync: no token count for a step text (${JSON.stringify(t.slice(0, 40))})`);
+    return n;
+  });
+}

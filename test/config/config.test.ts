@@ -179,7 +179,11 @@ describe("configuration errors name the key path and where the value came from",
     const dir = tempDir();
     const file = join(dir, "broken.yaml");
     writeFileSync(file, "selection:\n  alpha: [0.2\nseed: 1\n");
-    expect(() => resolveConfig({ file })).toThrow(new RegExp(`^${file.replace(/[.]/g, "\\.")}:\\d+: cannot parse config file`));
+    expect(() => resolveConfig({ file })).toThrow(new RegExp(`^${file.replace(/[.]/g, "\\.")}:3: malformed YAML at column 1: `));
+    // A JSON config file's syntax error reads as invalid JSON does everywhere: file, line, field, column.
+    const json = join(dir, "broken.json");
+    writeFileSync(json, '{"seed": 1,\n "selection": {"alpha": }\n}\n');
+    expect(() => resolveConfig({ file: json })).toThrow(`${json}:2: field "selection": malformed JSON at column 25: expected a value, got "}"`);
     expect(() => resolveConfig({ file: join(dir, "nope.yaml") })).toThrow(/config file not found/);
     const list = join(dir, "list.yaml");
     writeFileSync(list, "- a\n- b\n");

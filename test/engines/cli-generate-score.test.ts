@@ -49,6 +49,21 @@ describe("tokensqueeze generate / score", () => {
     expect(r.stdout).toContain("--- completion 1");
   });
 
+  it("takes its defaults from the run configuration's evaluation section; the flags are spellings of its keys", () => {
+    const base = ["generate", "--model", tinyLlamaDir, "--prompt", "Ana has", "--json"];
+    const viaSet = runCli([...base, "--set", "evaluation.samples=3", "--set", "evaluation.maxTokens=6"]);
+    expect(viaSet.status, viaSet.stderr).toBe(0);
+    const viaFlags = runCli([...base, "--n", "3", "--max-tokens", "6", "--seed", "42", "--temperature", "0.6", "--top-p", "0.95"]);
+    expect(viaFlags.stdout).toBe(viaSet.stdout);
+    const out = JSON.parse(viaSet.stdout) as GenerateJson;
+    expect(out.completions).toHaveLength(3);
+    for (const c of out.completions) expect(c.tokenIds.length).toBeLessThanOrEqual(6);
+    // The evaluation's 32768 max tokens do not fit the tiny model's 512-token context: said before sampling.
+    const long = runCli([...base, "--n", "1"]);
+    expect(long.status, long.stderr).toBe(0);
+    expect(long.stderr).toMatch(/^warning: --max-tokens 32768 does not fit the model's context of 512 tokens after the \d+-token prompt/);
+  });
+
   it("score --json gives per-token log-probs and their sum", () => {
     const r = runCli(["score", "--model", tinyLlamaDir, "--prefix", "What is 3 times 4?", "--continuation", " 3 × 4 = 12.", "--continuation", " no", "--top-k", "2", "--json"]);
     expect(r.status).toBe(0);
@@ -67,9 +82,11 @@ describe("tokensqueeze generate / score", () => {
   it("a missing model folder or a bad flag is a clear error with exit 2", () => {
     const missing = runCli(["generate", "--model", "/no/such/model", "--prompt", "x"]);
     expect(missing.status).toBe(2);
-    expect(missing.stderr).toMatch(/model folder \/no\/such\/model does not exist/);
+    // Opened through openEngine, like every command's model.
+    expect(missing.stderr).toContain("model folder not found: /no/such/model");
     const scoreMissing = runCli(["score", "--model", "/no/such/model", "--prefix", "a", "--continuation", "b"]);
     expect(scoreMissing.status).toBe(2);
+    expect(scoreMissing.stderr).toContain("model folder not found: /no/such/model");
     const badN = runCli(["generate", "--model", tinyLlamaDir, "--prompt", "x", "--n", "zero"]);
     expect(badN.status).toBe(2);
     expect(badN.stderr).toMatch(/--n: expected an integer ≥ 1, got "zero"/);

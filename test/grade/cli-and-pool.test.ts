@@ -40,8 +40,10 @@ describe("tokensqueeze grade", () => {
   it.each([
     ["a missing field", '{"gold":"1","prediction":"1"}\n{"gold":"2"}\n', ':2: field "prediction": missing'],
     ["a non-string field", '{"gold":["1"],"prediction":"1"}\n', ':1: field "gold": must be a string'],
-    ["invalid JSON", '{"gold":"1","prediction":"1"}\n{"gold": \n', ":2: not valid JSON"],
-    ["a non-object line", "[1,2]\n", ":1: each line must be a JSON object"],
+    // Read like every data file (src/data/records.ts): invalid JSON names line, field and column.
+    ["invalid JSON", '{"gold":"1","prediction":"1"}\n{"gold": \n', ':2: field "gold": malformed JSON at column 10: expected a value, got the end of the line'],
+    ["a non-object line", "[1,2]\n", ":1: expected a JSON object per row, got an array"],
+    ["an empty file", "\n\n", ":1: empty file: no rows"],
   ])("rejects %s with file, line and field (exit 2), writing nothing", (_what, content, message) => {
     const file = join(tempDir(), "bad.jsonl");
     writeFileSync(file, content);

@@ -7,7 +7,8 @@
  * `world report` takes the run flags and sampling flags every evaluation takes (src/cli/run-flags.ts), with the
  * config schema's defaults (engine.model: the built-in models/world-base; evaluation: 16 samples, temperature
  * 0.6, top_p 0.95, the paper's prompt), and evaluates the `world-test` benchmark exactly as
- * `eval --bench world-test` does: same settings and seed, same samples. One value is the world's own, below.
+ * `eval --bench world-test` does: same settings and seed, same samples. Two values are the world's own (max
+ * tokens and concurrency, below), used only where no flag, preset, config file or --set chose one.
  */
 import type { Command } from "commander";
 import { parseBounded } from "../options.js";
@@ -111,7 +112,6 @@ export function register(program: Command): void {
     .option("--force", "adopt changed settings in an existing run")
     .option("--json", "print the report as JSON on stdout")
     .action(async (flags: ReportFlags) => {
-      const { resolveConfig } = await import("../../config/index.js");
       const { runEvaluation } = await import("../../eval/run.js");
       const { evalSamplesTable } = await import("../../eval/evaluate.js");
       const { openEngine } = await import("../../engines/factory.js");
@@ -123,16 +123,12 @@ export function register(program: Command): void {
       const total = heldoutProblems().length;
       const limit = flags.limit !== undefined ? parseBounded("--limit", flags.limit, { integer: true, min: 1 }) : total;
       if (limit > total) throw new UserError(`--limit: the held-out split has ${total} problems, asked for ${limit}`);
-      // The world's own values apply only where nothing chose a value: no flag, and the preset, --config and
-      // --set layers left the schema's default (WORLD_REPORT_MAX_TOKENS, WORLD_REPORT_CONCURRENCY say why).
-      const schema = resolveConfig();
+      // The world's own values are a layer below the preset, --config, --set and the flags, so they apply only
+      // where nothing chose a value (WORLD_REPORT_MAX_TOKENS, WORLD_REPORT_CONCURRENCY say why).
       const config = await resolveRunConfig(flags, {
         sampling: "evaluation",
-        extra: (base) => ({
-          "evaluation.benchmarks": [{ name: BENCHMARK, limit }],
-          ...(flags.maxTokens === undefined && base.evaluation.maxTokens === schema.evaluation.maxTokens ? { "evaluation.maxTokens": WORLD_REPORT_MAX_TOKENS } : {}),
-          ...(flags.concurrency === undefined && base.engine.concurrency === schema.engine.concurrency ? { "engine.concurrency": WORLD_REPORT_CONCURRENCY } : {}),
-        }),
+        base: { label: "world report defaults", data: { evaluation: { maxTokens: WORLD_REPORT_MAX_TOKENS }, engine: { concurrency: WORLD_REPORT_CONCURRENCY } } },
+        extra: () => ({ "evaluation.benchmarks": [{ name: BENCHMARK, limit }] }),
       });
       const { samples, temperature, topP, prompt } = config.evaluation;
       let mode;

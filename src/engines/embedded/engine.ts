@@ -194,8 +194,8 @@ export class EmbeddedEngine implements Engine {
     return this.tokenizer.encode(text, { addSpecialTokens: opts.addSpecialTokens ?? true });
   }
 
-  async detokenize(ids: readonly number[]): Promise<string> {
-    return this.tokenizer.decode(ids);
+  async detokenize(ids: readonly number[], opts: { skipSpecialTokens?: boolean } = {}): Promise<string> {
+    return this.tokenizer.decode(ids, { skipSpecialTokens: opts.skipSpecialTokens ?? true });
   }
 
   async applyChatTemplate(messages: readonly ChatMessage[], opts: { addGenerationPrompt?: boolean } = {}): Promise<string> {
