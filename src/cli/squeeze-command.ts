@@ -57,7 +57,7 @@ function defaultRunDir(): string {
 }
 
 export async function runSqueezeCommand<F extends SqueezeFlags>(flags: F, spec: SqueezeCommandSpec<F>): Promise<void> {
-  const { RunStore, shellQuote } = await import("../store/index.js");
+  const { RunStore, commandLine } = await import("../store/index.js");
   const { runSqueeze } = await import("../squeeze/pipeline.js");
   const { formatSqueezeSummary } = await import("../squeeze/summary.js");
   const { createProgress, progressModeFrom } = await import("../util/progress.js");
@@ -112,7 +112,7 @@ export async function runSqueezeCommand<F extends SqueezeFlags>(flags: F, spec: 
     force: flags.force,
     argv: resumeArgv,
     progress,
-    resumeCommand: ["tokensqueeze", ...resumeArgv].map(shellQuote).join(" "),
+    resumeCommand: commandLine(resumeArgv),
     onStart: ({ dir: d, engine, problems }) => {
       const what = engine ? `${engine.identity.name} (${engine.identity.engine})` : "no model needed";
       progress.log(`${spec.steps.join(" → ")}: ${what}${problems !== null ? `, ${problems} training problems` : ""} → ${d}`);

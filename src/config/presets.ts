@@ -2,9 +2,8 @@
  * Named starting points. A preset is a partial configuration laid over the schema defaults (which are the paper's
  * values), so a preset states only what differs from METHOD.md.
  *
- * `world-train` / `world-test` are the built-in world datasets; the world generator registers them through
- * `registerDataset` (src/data/registry.ts). Until it does, loading them fails with "unknown dataset", but the
- * configurations still resolve.
+ * `world-train` / `world-test` are the built-in world's datasets, registered with the benchmarks by
+ * `registerBuiltinDatasets` (src/data/registry.ts).
  */
 import type { RunConfigInput } from "./schema.js";
 

@@ -134,9 +134,18 @@ export interface EvaluateOptions {
   handleSignals?: boolean;
 }
 
+/** Problems that could not be sampled (e.g. a prompt that fills the model's context): counted, never samples. */
+export interface EvalErrors {
+  problems: number;
+  /** The first error, by problem id. */
+  first?: { problemId: string; error: string };
+}
+
 export interface EvalReport {
   /** Metrics per benchmark, in the order the benchmarks were given. */
   benchmarks: Record<string, BenchmarkMetrics>;
+  /** Recorded errors per benchmark (every benchmark has an entry). */
+  errors: Record<string, EvalErrors>;
   budget: number;
   stage: StageResult;
 }
@@ -231,7 +240,18 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
     if (records.length === 0) continue;
     benchmarks[b.name] = benchmarkMetrics(records, { budget });
   }
-  return { benchmarks, budget, stage };
+  const errors: Record<string, EvalErrors> = {};
+  for (const b of opts.benchmarks) errors[b.name] = { problems: 0 };
+  const wantedKeys = new Map<string, { benchmark: string; problemId: string }>();
+  for (const it of items) wantedKeys.set(`${it.benchmark}/${it.problem.id}`, { benchmark: it.benchmark, problemId: it.problem.id });
+  for (const e of store.itemErrors(EVAL_STAGE)) {
+    const item = wantedKeys.get(e.key);
+    if (item === undefined) continue;
+    const entry = errors[item.benchmark];
+    entry.problems++;
+    entry.first ??= { problemId: item.problemId, error: e.error };
+  }
+  return { benchmarks, errors, budget, stage };
 }
 
 export function toSampleRecord(r: EvalSampleRow): SampleRecord {

@@ -1,14 +1,36 @@
 /** Terminal rendering of evaluation metrics: one row per benchmark, then its levels indented beneath it. */
 import { benchmarkDisplayName } from "./compare.js";
+import type { EvalErrors } from "./evaluate.js";
 import type { BenchmarkMetrics, GroupMetrics } from "./metrics.js";
 
 function fmt(x: number | null, digits: number): string {
   return x === null ? "—" : x.toFixed(digits);
 }
 
-/** The JSON `eval --json` prints: an object keyed by benchmark, each value the benchmark's metrics. */
-export function evalJson(benchmarks: Record<string, BenchmarkMetrics>): string {
-  return JSON.stringify(benchmarks, null, 2) + "\n";
+/**
+ * The JSON `eval --json` prints: an object keyed by benchmark, each value the benchmark's metrics plus `errors`,
+ * the number of problems that could not be sampled (and the first such error).
+ */
+export function evalJson(benchmarks: Record<string, BenchmarkMetrics>, errors: Record<string, EvalErrors> = {}): string {
+  const out: Record<string, unknown> = {};
+  for (const [name, m] of Object.entries(benchmarks)) out[name] = benchmarkJson(m, errors[name]);
+  for (const [name, e] of Object.entries(errors)) if (!(name in out) && e.problems > 0) out[name] = { errors: e.problems, firstError: e.first };
+  return JSON.stringify(out, null, 2) + "\n";
+}
+
+/** One benchmark's metrics as `eval --json` (and `world report --json`) print them, with its error count. */
+export function benchmarkJson(metrics: BenchmarkMetrics, errors: EvalErrors | undefined): Record<string, unknown> {
+  return { ...metrics, errors: errors?.problems ?? 0, ...(errors?.first ? { firstError: errors.first } : {}) };
+}
+
+/** One line per benchmark with problems that could not be sampled. */
+export function formatEvalErrors(errors: Record<string, EvalErrors>): string {
+  let out = "";
+  for (const [name, e] of Object.entries(errors)) {
+    if (e.problems === 0) continue;
+    out += `${benchmarkDisplayName(name)}: ${e.problems} problem${e.problems === 1 ? "" : "s"} could not be sampled and are not in the metrics` + (e.first ? ` (first: ${e.first.problemId}: ${e.first.error})` : "") + "\n";
+  }
+  return out;
 }
 
 export function formatEvalTable(benchmarks: Record<string, BenchmarkMetrics>): string {

@@ -10,12 +10,13 @@
 import type { RunConfig } from "../config/index.js";
 import { canonicalDatasetName, loadDatasetSpec, type SkippedRow } from "../data/index.js";
 import type { Engine } from "../engines/engine.js";
-import { openEngine, resolveModelPath } from "../engines/factory.js";
+import { openEngine, withResolvedModelPath } from "../engines/factory.js";
 import { RunStore, withRun } from "../store/index.js";
 import { UserError } from "../util/errors.js";
 import type { ProgressReporter } from "../util/progress.js";
 import { evaluate, type EvalBenchmark, type EvalReport, type EvalSettings } from "./evaluate.js";
 import { checkPromptPreset } from "../sampling/prompts.js";
+import { contextWarning } from "../sampling/sample-problem.js";
 
 export interface RunEvaluationOptions {
   /** The resolved configuration; its `engine`, `evaluation`, `dataDir` and `seed` are used. */
@@ -93,20 +94,16 @@ export async function loadBenchmarks(config: RunConfig, opts: LoadBenchmarksOpti
   return out;
 }
 
-/** The configuration as the run records it: the model path made absolute so a resume from elsewhere matches. */
-export function normaliseEvalConfig(config: RunConfig, cwd: string): RunConfig {
-  if (config.engine.kind === "openai") return config;
-  return { ...config, engine: { ...config.engine, model: resolveModelPath(config.engine.model, cwd) } };
-}
-
 export async function runEvaluation(opts: RunEvaluationOptions): Promise<RunEvaluationResult> {
   const cwd = opts.cwd ?? process.cwd();
-  const config = normaliseEvalConfig(opts.config, cwd);
+  const config = withResolvedModelPath(opts.config, cwd);
   const benchmarks = await loadBenchmarks(config, { cwd, skipBadRows: opts.skipBadRows, onSkippedRows: opts.onSkippedRows });
   const engine = opts.engine ?? (await openEngine(config.engine, { cwd }));
   try {
     const settings = evalSettingsOf(config);
     await checkPromptPreset(settings.prompt, engine);
+    const warning = await contextWarning(engine, settings.maxTokens, "evaluation.maxTokens");
+    if (warning !== null) opts.progress?.log(`warning: ${warning}`);
     const store = RunStore.openOrCreate(opts.outDir, {
       config,
       model: engine.identity,

@@ -62,17 +62,21 @@ export async function loadTrainingProblems(config: RunConfig, opts: { cwd?: stri
   const several = config.datasets.length > 1;
   const out: Problem[] = [];
   const ids = new Set<string>();
+  const names = new Set<string>();
   for (const spec of config.datasets) {
-    let problems: Problem[];
+    let loaded;
     try {
-      problems = (await loadDatasetSpec(spec, { dataDir: config.dataDir, cwd: opts.cwd })).problems;
+      loaded = await loadDatasetSpec(spec, { dataDir: config.dataDir, cwd: opts.cwd });
     } catch (err) {
       if (err instanceof UserError) throw new UserError(`dataset ${spec.name}: ${err.message}`, err.exitCode);
       throw err;
     }
-    for (const p of problems) {
-      const id = several ? `${spec.name}/${p.id}` : p.id;
-      if (ids.has(id)) throw new UserError(`dataset ${spec.name}: problem id "${id}" appears twice`);
+    // Keyed by the dataset's one name (an alias resolves to it), as evaluation keys its benchmarks.
+    if (names.has(loaded.name)) throw new UserError(`dataset "${loaded.name}" is listed twice in datasets`);
+    names.add(loaded.name);
+    for (const p of loaded.problems) {
+      const id = several ? `${loaded.name}/${p.id}` : p.id;
+      if (ids.has(id)) throw new UserError(`dataset ${loaded.name}: problem id "${id}" appears twice`);
       ids.add(id);
       out.push({ ...p, id });
     }

@@ -21,6 +21,8 @@ const methodDefaults = {
     reduction: "sum",
     estimator: "auto",
     topK: 20,
+    shortcuts: true,
+    scoreBatch: 8,
   },
   training: {
     objective: "dpo-l+sft",

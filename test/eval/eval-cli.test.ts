@@ -23,6 +23,8 @@ interface BenchJson extends GroupJson {
   budgetCurve: Array<{ budget: number; acc: number }>;
   byLevel: Record<string, GroupJson>;
   bySubject: Record<string, GroupJson>;
+  errors: number;
+  firstError?: { problemId: string; error: string };
 }
 
 function evalJson(args: string[]): { json: Record<string, BenchJson>; stderr: string } {
@@ -126,8 +128,11 @@ describe("tokensqueeze eval (tiny fixture model)", () => {
     const out = join(tempDir(), "run");
     const { json } = evalJson(["--bench", "math500", "--levels", "1,2", "--limit", "3", "--samples", "1", "--max-tokens", "8", "--out", out]);
     const m = json.math500;
-    expect(m.problems).toBe(3);
-    expect(m.n).toBe(3);
+    // One of the three prompts (922 tokens) does not fit the tiny model's 512-token context: an error, not a sample.
+    expect(m.errors).toBe(1);
+    expect(m.firstError?.error).toMatch(/the prompt has \d+ tokens and the model's context is 512/);
+    expect(m.problems).toBe(2);
+    expect(m.n).toBe(2);
     expect(Object.keys(m.byLevel).every((l) => l === "1" || l === "2")).toBe(true);
     const rows = sampleRows(out) as Array<{ level: number }>;
     expect(rows.map((r) => r.level).every((l) => l === 1 || l === 2)).toBe(true);

@@ -69,7 +69,7 @@ export function register(program: Command): void {
     .option("--json", "print the metrics as JSON on stdout, keyed by benchmark")
     .action(async (flags: EvalFlags) => {
       const { runEvaluation } = await import("../../eval/run.js");
-      const { evalJson, formatEvalTable } = await import("../../eval/format.js");
+      const { evalJson, formatEvalErrors, formatEvalTable } = await import("../../eval/format.js");
       const { createProgress, progressModeFrom } = await import("../../util/progress.js");
       const { commandLine } = await import("../../store/index.js");
       const { canonicalDatasetName, skippedRowsWarning } = await import("../../data/index.js");
@@ -103,7 +103,8 @@ export function register(program: Command): void {
           );
         },
       });
-      process.stdout.write(flags.json ? evalJson(result.benchmarks) : formatEvalTable(result.benchmarks));
+      process.stdout.write(flags.json ? evalJson(result.benchmarks, result.errors) : formatEvalTable(result.benchmarks));
+      if (!flags.json) process.stderr.write(formatEvalErrors(result.errors));
       if (!flags.json) process.stderr.write(`samples and metrics are in ${result.dir}\n`);
     });
 }

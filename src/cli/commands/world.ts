@@ -114,6 +114,7 @@ export function register(program: Command): void {
     .action(async (flags: ReportFlags) => {
       const { runEvaluation } = await import("../../eval/run.js");
       const { evalSamplesTable } = await import("../../eval/evaluate.js");
+      const { benchmarkJson } = await import("../../eval/format.js");
       const { openEngine } = await import("../../engines/factory.js");
       const { RunStore, commandLine } = await import("../../store/index.js");
       const { createProgress, progressModeFrom } = await import("../../util/progress.js");
@@ -176,7 +177,7 @@ export function register(program: Command): void {
         samplesPerProblem: samples,
         samplingSeconds: Math.round(samplingSeconds * 10) / 10,
         ...report,
-        eval: metrics,
+        eval: benchmarkJson(metrics, result.errors[BENCHMARK]),
       };
       if (flags.json) {
         process.stdout.write(JSON.stringify(out, null, 2) + "\n");
