@@ -7,12 +7,14 @@
  * with three estimators, by what the engine can return:
  * - exact:   the full next-token distributions (embedded engine, llama.cpp).
  * - top-k:   top-k log-probabilities per position (vLLM allows k ≤ 20 by default). The tokens present in both
- *            top-k lists are kept as they are and everything else is one remainder bucket on each side
- *            (mass 1 − Σ of the kept tokens). That is the KL between coarse-grained distributions, so by the
+ *            top-k lists (and the given continuation token, known on both sides) are kept as they are and
+ *            everything else is one remainder bucket on each side (mass 1 − Σ of the kept tokens). That is the KL between coarse-grained distributions, so by the
  *            data-processing inequality it never exceeds the exact KL: the estimator can only be lenient.
  * - sampled: Σ_j [log P(t_j | original) − log P(t_j | candidate)], for servers that give only the log-probability
- *            of the given token. An unbiased estimate of the sequence-level KL only when t is sampled from the
- *            original context (it was: t is the model's own continuation); single terms can be negative.
+ *            of the given token. It estimates the sequence-level KL only when t is a fresh sample from the original
+ *            context at temperature 1; here t was sampled at 0.9 and selected for being correct and short, and
+ *            terms (and sums) can be negative, so at the paper's small ε it accepts candidates the exact KL
+ *            rejects (docs/BENCHMARKS.md measures how often). Use it only when nothing better is available.
  * `sum` (the paper) or `mean` over the T positions.
  *
  * Per-position KL values are computed in float64 and clamped at 0 (float32 log-probabilities can make an exact
@@ -27,6 +29,8 @@ export type DivergenceReduction = (typeof DivergenceReductions)[number];
 export interface PositionScores {
   /** log P(t_j | …) of the given continuation token. */
   logprobs: ArrayLike<number>;
+  /** The continuation tokens t_j (the top-k estimator adds each to both top-k lists). */
+  tokenIds?: ArrayLike<number>;
   /** Full next-token log-distributions (exact estimator). */
   full?: readonly Float32Array[];
   /** Top-k [token id, log-prob] per position, descending (top-k estimator). */
@@ -45,17 +49,38 @@ export function klExact(lp: Float32Array, lq: Float32Array): number {
   return Math.max(0, kl);
 }
 
-/** Smallest remainder mass treated as non-zero (below it the bucket's term is 0 or dominated by rounding). */
-const REST_FLOOR = 1e-12;
+/**
+ * Smallest remainder mass treated as non-zero. float32 distributions sum to 1 ± 1e-6, so a remainder below that is
+ * rounding, not mass: flooring it any lower turns noise into large spurious terms.
+ */
+const REST_FLOOR = 1e-6;
 
-/** KL between top-k lists coarse-grained to their shared tokens plus one remainder bucket (see the file comment). */
-export function klTopK(pTop: ReadonlyArray<readonly [number, number]>, qTop: ReadonlyArray<readonly [number, number]>): number {
+/** The continuation token at a position, with its log-probability under both contexts (every engine returns it). */
+export interface GivenToken {
+  id: number;
+  lp: number;
+  lq: number;
+}
+
+/**
+ * KL between top-k lists coarse-grained to their shared tokens plus one remainder bucket (see the file comment).
+ * The given continuation token, whose log-probability both contexts return anyway, joins both lists: without it,
+ * a candidate under which the next original token falls out of the top-k would lose exactly the mass that shows
+ * the divergence.
+ */
+export function klTopK(pTop: ReadonlyArray<readonly [number, number]>, qTop: ReadonlyArray<readonly [number, number]>, given?: GivenToken): number {
   const q = new Map<number, number>();
   for (const [id, lq] of qTop) q.set(id, lq);
+  const p = new Map<number, number>();
+  for (const [id, lp] of pTop) p.set(id, lp);
+  if (given !== undefined) {
+    p.set(given.id, given.lp);
+    q.set(given.id, given.lq);
+  }
   let kl = 0;
   let pShared = 0;
   let qShared = 0;
-  for (const [id, lp] of pTop) {
+  for (const [id, lp] of p) {
     const lq = q.get(id);
     // A token p gives no mass to adds nothing (0 · log 0 = 0), as in klExact.
     if (lq === undefined || lp === -Infinity) continue;
@@ -84,7 +109,8 @@ export function divergenceTerms(original: PositionScores, candidate: PositionSco
       }
       case "topk": {
         if (!original.top || !candidate.top) throw new RangeError("divergence: the top-k estimator needs top-k log-probabilities");
-        terms[j] = klTopK(original.top[j], candidate.top[j]);
+        const id = original.tokenIds?.[j];
+        terms[j] = klTopK(original.top[j], candidate.top[j], id === undefined ? undefined : { id, lp: original.logprobs[j], lq: candidate.logprobs[j] });
         break;
       }
       case "sampled":

@@ -79,6 +79,7 @@ interface Candidate {
 function continuationScores(s: ScoredContinuation, stepLength: number): PositionScores {
   return {
     logprobs: s.logprobs.slice(stepLength),
+    tokenIds: s.tokenIds.slice(stepLength),
     ...(s.fullLogprobs ? { full: s.fullLogprobs.slice(stepLength) } : {}),
     ...(s.topLogprobs ? { top: s.topLogprobs.slice(stepLength) } : {}),
   };
@@ -153,9 +154,12 @@ export async function refineStep(engine: Engine, input: RefineStepInput, setting
     return res.continuations;
   };
   const D = (orig: PositionScores, cand: ScoredContinuation, c: Candidate): number => stepDivergence(orig, continuationScores(cand, c.ids.length), settings.estimator, settings.reduction);
+  // Only eligible candidates count towards bestDivergence (and `distinct`), so a step's record is the same in both
+  // modes except for what it cost.
   const consider = (c: Candidate, d: number): void => {
+    if (!isEligible(c)) return;
     if (base.bestDivergence === undefined || d < base.bestDivergence) base.bestDivergence = d;
-    if (!isEligible(c) || !(d < settings.epsilon)) return;
+    if (!(d < settings.epsilon)) return;
     const a = base.accepted;
     if (a === undefined || c.ids.length < a.tokens || (c.ids.length === a.tokens && c.index < a.candidateIndex)) {
       base.accepted = { text: c.text, tokens: c.ids.length, divergence: d, candidateIndex: c.index };
@@ -163,7 +167,7 @@ export async function refineStep(engine: Engine, input: RefineStepInput, setting
   };
 
   if (settings.naive) {
-    base.distinct = new Set(all.map((c) => c.text)).size;
+    base.distinct = new Set(all.filter(isEligible).map((c) => c.text)).size;
     const [orig] = await scoreRequest([[...originalIds, ...t]]);
     const origScores = continuationScores(orig, originalIds.length);
     for (const c of all) {

@@ -165,10 +165,10 @@ describe("klTopK", () => {
   });
 
   it("p has remainder mass where q has none (q's shared tokens cover everything): a very large value", () => {
-    // The true coarse-grained KL is infinite; the estimator floors q's remainder and must still reject such a
-    // candidate under any sensible ε.
+    // The true coarse-grained KL is infinite; the estimator floors q's remainder at 1e-6 (float32 rounding) and must
+    // still reject such a candidate under any sensible ε: 0.5·ln(0.5) + 0.5·ln(0.5 / 1e-6) ≈ 6.2.
     const d = klTopK(top([0, 0.5]), top([0, 1]));
-    expect(d).toBeGreaterThan(10);
+    expect(d).toBeCloseTo(0.5 * Math.log(0.5) + 0.5 * Math.log(0.5 / 1e-6), 6);
   });
 
   it("a shared token to which q gives no mass → +∞", () => {
@@ -355,5 +355,26 @@ describe("divergenceTerms and stepDivergence", () => {
   it("distributions over different vocabularies are an error", () => {
     const wide: PositionScores = { ...candidate, full: [logs([0.25, 0.25, 0.25, 0.25]), c2] };
     expect(() => stepDivergence(original, wide, "exact", "sum")).toThrow(RangeError);
+  });
+});
+
+describe("klTopK with the given continuation token", () => {
+  it("adds the token both contexts scored, so its lost mass shows", () => {
+    // p puts 0.6 on token 9 (the original continuation), q only 0.01 and outside its top-2. Without the given token
+    // the lists share only token 0 and the difference hides in the remainder buckets.
+    const pTop = top([9, 0.6], [0, 0.3]);
+    const qTop = top([0, 0.5], [1, 0.4]);
+    const without = klTopK(pTop, qTop);
+    const withToken = klTopK(pTop, qTop, { id: 9, lp: Math.log(0.6), lq: Math.log(0.01) });
+    // by hand: shared {0, 9}: 0.3·ln(0.3/0.5) + 0.6·ln(0.6/0.01); remainder 0.1 vs 0.49
+    const expected = 0.3 * Math.log(0.3 / 0.5) + 0.6 * Math.log(0.6 / 0.01) + 0.1 * Math.log(0.1 / 0.49);
+    expect(withToken).toBeCloseTo(expected, 6);
+    expect(withToken).toBeGreaterThan(without);
+  });
+
+  it("changes nothing when the token is in both lists already", () => {
+    const pTop = top([0, 0.6], [1, 0.3]);
+    const qTop = top([0, 0.5], [1, 0.4]);
+    expect(klTopK(pTop, qTop, { id: 0, lp: pTop[0][1], lq: qTop[0][1] })).toBe(klTopK(pTop, qTop));
   });
 });
