@@ -32,12 +32,11 @@ import { loadSteps, quantile, sig, type BenchStep } from "./refine-steps.js";
 
 const ESTIMATORS = ["exact", "topk", "sampled"] as const satisfies readonly DivergenceEstimator[];
 /**
- * Variants measured alongside, as proposals (computed here, not in src/): what changing the top-k and sampled
- * estimators of src/squeeze/divergence.ts would do.
- *   topkFloor   klTopK with both remainder masses floored at 1e-6 instead of only q's at 1e-12: a remainder
- *               below float32 rounding of the distribution's total (±1e-6 here) is noise on both sides.
- *   topkToken   topkFloor with the continuation token t_j added to both lists (its log-prob under each context is
- *               known: it is what the sampled estimator uses; vLLM's prompt_logprobs return it besides the top-k).
+ * Variants measured alongside (computed here, not in src/):
+ *   topkFloor   top-k lists only, both remainders floored at 1e-6: the top-k estimator without the continuation
+ *               token (what it was before the token joined the lists; kept to show what the token is worth).
+ *   topkToken   topkFloor with the continuation token t_j added to both lists: an independent re-implementation of
+ *               what src/squeeze/divergence.ts now does (a cross-check: it must equal "topk").
  *   sampledK3   Σ_j (r_j − 1 − log r_j), r_j = P(t_j | candidate) / P(t_j | original): the same inputs as
  *               "sampled", each term ≥ 0, and with t_j drawn from the original context also unbiased per position.
  */
@@ -143,7 +142,8 @@ async function stepCases(engine: Engine, s: BenchStep, settings: RefineSettings,
   const res = await engine.score({ prefix: prefixIds, continuations: [[...originalIds, ...t], ...distinct.map((c) => [...c.ids, ...t])], distributions: "full" });
   const positions = (sc: ScoredContinuation, stepLength: number): PositionScores => {
     const full = (sc.fullLogprobs as Float32Array[]).slice(stepLength);
-    return { logprobs: sc.logprobs.slice(stepLength), full, top: full.map((lp) => topKOf(lp, topK)) };
+    // tokenIds: the top-k estimator adds the continuation token to both lists, as the refine stage does.
+    return { logprobs: sc.logprobs.slice(stepLength), tokenIds: sc.tokenIds.slice(stepLength), full, top: full.map((lp) => topKOf(lp, topK)) };
   };
   const orig = positions(res.continuations[0], originalIds.length);
   distinct.forEach((c, k) => {
