@@ -16,6 +16,7 @@ import { UserError } from "../util/errors.js";
 import { addRunFlags, addSamplingFlags, resolveRunConfig, type RunFlags, type SamplingFlags } from "./run-flags.js";
 
 export interface SqueezeFlags extends RunFlags, SamplingFlags {
+  threads?: string;
   out?: string;
   run?: string;
   limit?: string;
@@ -109,6 +110,7 @@ export async function runSqueezeCommand<F extends SqueezeFlags>(flags: F, spec: 
     create: spec.creates,
     pairFormats: pairs.formats,
     pairsOut: pairs.out,
+    ...(flags.threads !== undefined ? { threads: positiveInt("--threads", flags.threads) } : {}),
     force: flags.force,
     argv: resumeArgv,
     progress,
@@ -121,6 +123,7 @@ export async function runSqueezeCommand<F extends SqueezeFlags>(flags: F, spec: 
   if (flags.json) {
     const s = result.summary;
     const json = {
+      ...(result.training ? { ...result.training, training: result.training } : {}),
       run: result.dir,
       problems: s.problems,
       samples: s.samples,
@@ -137,6 +140,14 @@ export async function runSqueezeCommand<F extends SqueezeFlags>(flags: F, spec: 
     return;
   }
   let text = formatSqueezeSummary(result.summary);
+  const tr = result.training;
+  if (tr) {
+    const f = (x: number | null, d = 4): string => (x === null ? "n/a" : x.toFixed(d));
+    text +=
+      `training (${tr.backend}, ${tr.objective}): ${tr.steps} steps of ${tr.globalBatchSize} pairs on ${tr.pairs} pairs; loss ${f(tr.lossFirst)} → ${f(tr.lossLast)}\n` +
+      `held out: ${tr.heldOutPairs} pairs, loss ${f(tr.heldOutLossBefore)} → ${f(tr.heldOutLossAfter)}, implicit-reward accuracy ${tr.heldOutRewardAccuracy === null ? "n/a" : (100 * tr.heldOutRewardAccuracy).toFixed(1) + "%"}\n` +
+      `model: ${tr.model}\n`;
+  }
   for (const e of result.exports) text += `pairs (${e.format}): ${e.rows} rows → ${e.file}${e.datasetInfoFile ? ` (+ ${e.datasetInfoFile})` : ""}\n`;
   text += `${result.seconds.toFixed(1)} s\n`;
   process.stdout.write(text);

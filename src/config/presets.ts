@@ -37,7 +37,8 @@ export const presets = {
     sampling: { n: 16, maxTokens: 512 },
     refinement: { candidates: 16, window: 128 },
     // A tiny model fine-tuned for one short epoch needs a larger step than the paper's 5e-6 on a 7B model.
-    training: { globalBatchSize: 16, maxLength: 1024, learningRate: 1e-4 },
+    // Micro-batches of 2 pairs keep the training forward's attention (T² per head) within the wasm heap.
+    training: { globalBatchSize: 16, microBatchSize: 2, maxLength: 1024, learningRate: 1e-4 },
     evaluation: { benchmarks: [{ name: "world-test", limit: 128 }], samples: 4, maxTokens: 512 },
   },
   /** Tiny sizes so a whole pipeline runs in seconds in tests and CI. */
@@ -46,7 +47,7 @@ export const presets = {
     datasets: [{ name: "world-train", limit: 8 }],
     sampling: { n: 4, maxTokens: 64 },
     refinement: { candidates: 4, window: 32 },
-    training: { globalBatchSize: 4, maxLength: 256, learningRate: 1e-4 },
+    training: { globalBatchSize: 4, microBatchSize: 2, maxLength: 256, learningRate: 1e-4 },
     evaluation: { benchmarks: [{ name: "world-test", limit: 4 }], samples: 2, maxTokens: 64 },
   },
 } satisfies Record<string, RunConfigInput>;

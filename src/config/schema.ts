@@ -127,6 +127,13 @@ export type RefinementConfig = z.output<typeof RefinementSchema>;
 export const TrainingObjectives = ["dpo", "sft", "dpo+sft", "dpo-l+sft"] as const;
 export type TrainingObjective = (typeof TrainingObjectives)[number];
 
+export const DecayKinds = ["cosine", "linear", "constant"] as const;
+
+/**
+ * Stage 3, and every training command (`train`, `train-sft`): the one place training defaults live. The values
+ * are the paper's (full fine-tuning with Adam, lr 5e-6, global batch 128, max length 9000) and METHOD.md's
+ * [decision]s; the world presets state what differs for the built-in model.
+ */
 export const TrainingSchema = z.strictObject({
   /** The paper's Table 4 ablation; `dpo-l+sft` is the method. */
   objective: z.enum(TrainingObjectives).default("dpo-l+sft"),
@@ -136,13 +143,31 @@ export const TrainingSchema = z.strictObject({
   lambda: z.number().min(0).default(1),
   /** L = eta · L_DPO-L + (1 − eta) · L_SFT. */
   eta: probability().default(0.5),
+  /** Peak learning rate. */
   learningRate: z.number().gt(0).default(5e-6),
+  /** Examples (pairs for stage 3) per optimizer step, reached by gradient accumulation. */
   globalBatchSize: positiveInt().default(128),
-  /** Longest prompt + response in tokens. */
+  /** Examples per forward pass (the embedded trainer's micro-batch, TRL's per-device batch). */
+  microBatchSize: positiveInt().default(4),
+  /** Longest prompt + response in tokens; longer examples are cut (SFT) or left out (pairs). */
   maxLength: positiveInt().default(9000),
   /** METHOD [decision]: 1. */
   epochs: positiveInt().default(1),
-  optimizer: z.enum(["adam", "adamw", "sgd"]).default("adam"),
+  /** Optimizer steps; when set, overrides `epochs`. */
+  steps: positiveInt().optional(),
+  /** Linear warmup as a share of the steps (the paper is silent; LLaMA-Factory's usual 0.1). */
+  warmupRatio: probability().default(0.1),
+  decay: z.enum(DecayKinds).default("cosine"),
+  /** Final learning rate as a fraction of the peak. */
+  minLrRatio: probability().default(0),
+  /** Decoupled weight decay on matrices: 0 is the paper's Adam. */
+  weightDecay: z.number().min(0).default(0),
+  /** Clip the global gradient norm (0 disables). */
+  maxGradNorm: z.number().min(0).default(1),
+  /** Write the resumable checkpoint every this many steps (and after the last). */
+  checkpointEvery: positiveInt().default(50),
+  /** Share of the pairs' problems held out to measure implicit-reward accuracy (never trained on). */
+  heldOutFraction: z.number().min(0).lt(1).default(0.1),
 });
 export type TrainingConfig = z.output<typeof TrainingSchema>;
 

@@ -46,8 +46,27 @@ function withStop(text: string, stopReason: SampleRow["stopReason"]): string {
   return typeof stopReason === "string" ? text + stopReason : text;
 }
 
-/** The pairs of a run with their texts, in key order. Throws unless refinement has completed. */
+/** A pair with its key and texts, as exports and training read it. */
+export interface PairText {
+  problemId: string;
+  chosenIndex: number;
+  rejectedIndex: number;
+  prompt: string;
+  chosen: string;
+  rejected: string;
+  chosenTokens: number;
+  rejectedTokens: number;
+}
+
+/** The pairs of a run in TRL's export shape, in key order. */
 export function* trlPairs(store: RunStore): Generator<TrlPairRow> {
+  for (const p of pairTexts(store)) {
+    yield { prompt: p.prompt, chosen: p.chosen, rejected: p.rejected, chosen_tokens: p.chosenTokens, rejected_tokens: p.rejectedTokens, problem_id: p.problemId };
+  }
+}
+
+/** The pairs of a run with their texts, in key order. Throws unless refinement has completed. */
+export function* pairTexts(store: RunStore): Generator<PairText> {
   const refine = store.stage(REFINE_STAGE);
   if (refine === undefined || (refine.status !== "complete" && refine.status !== "complete-with-errors")) {
     throw new UserError(`pairs: stage "refine" ${refine === undefined ? "has not run" : `is ${refine.status}`} in run ${store.dir}; run \`tokensqueeze refine --run ${store.dir}\` (or \`squeeze\`) first`);
@@ -63,12 +82,14 @@ export function* trlPairs(store: RunStore): Generator<TrlPairRow> {
     // A chosen response whose refinement failed (recorded error) has no refined text: its pairs are left out.
     if (problem === undefined || chosenSample === undefined || rejected === undefined || chosen === undefined) continue;
     yield {
+      problemId: p.problemId,
+      chosenIndex: p.chosenIndex,
+      rejectedIndex: p.rejectedIndex,
       prompt: problem.prompt,
       chosen: withStop(chosen.text, chosenSample.stopReason),
       rejected: withStop(rejected.text, rejected.stopReason),
-      chosen_tokens: chosen.tokens,
-      rejected_tokens: rejected.tokens,
-      problem_id: p.problemId,
+      chosenTokens: chosen.tokens,
+      rejectedTokens: rejected.tokens,
     };
   }
 }

@@ -22,8 +22,9 @@ import type { ProgressReporter } from "../util/progress.js";
 import { exportPairs, PairFormats, type PairExport, type PairFormat } from "./pairs.js";
 import { refineSettingsOf, runRefineStage, runSampleStage, runSelectStage } from "./stages.js";
 import { squeezeSummary, type SqueezeSummary } from "./summary.js";
+import type { TrainSummary } from "./train.js";
 
-export const SqueezeSteps = ["sample", "select", "refine", "pairs"] as const;
+export const SqueezeSteps = ["sample", "select", "refine", "pairs", "train"] as const;
 export type SqueezeStep = (typeof SqueezeSteps)[number];
 
 export interface SqueezeOptions {
@@ -46,6 +47,8 @@ export interface SqueezeOptions {
   resumeCommand?: string;
   handleSignals?: boolean;
   cwd?: string;
+  /** Gradient threads for stage 3 (default: one per core). */
+  threads?: number;
   onStart?: (info: { dir: string; engine: Engine | null; problems: number | null }) => void;
 }
 
@@ -53,6 +56,8 @@ export interface SqueezeResult {
   dir: string;
   stages: StageResult[];
   exports: PairExport[];
+  /** Stage 3, when the steps included it. */
+  training?: TrainSummary;
   summary: SqueezeSummary;
   seconds: number;
 }
@@ -125,7 +130,15 @@ export async function runSqueeze(opts: SqueezeOptions): Promise<SqueezeResult> {
         if (opts.pairsOut !== undefined && formats.length !== 1) throw new UserError("--out for pairs names one file: give one --format");
         for (const f of formats) exports.push(exportPairs(s, f, opts.pairsOut ?? defaultPairsFile(s.dir, f)));
       }
-      return { dir: s.dir, stages, exports, summary: squeezeSummary(s), seconds: (performance.now() - t0) / 1000 };
+      let training: TrainSummary | undefined;
+      if (steps.includes("train")) {
+        // Loaded only here: it brings tfjs and the trainer.
+        const { runTrainStage } = await import("./train.js");
+        const done = await runTrainStage({ ...common, threads: opts.threads, cwd });
+        stages.push(...done.stages);
+        training = done.summary;
+      }
+      return { dir: s.dir, stages, exports, ...(training ? { training } : {}), summary: squeezeSummary(s), seconds: (performance.now() - t0) / 1000 };
     });
   } finally {
     if (!opts.engine && engine !== null) await engine.close();

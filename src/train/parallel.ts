@@ -13,7 +13,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { NamedParameter } from "./adamw.js";
-import { computeLocalGradients, type GradientResult, type GradientSource } from "./gradients.js";
+import { computeLocalGradients, LocalGradientSource, type GradientResult, type GradientSource } from "./gradients.js";
 import type { Objective } from "./objective.js";
 
 /** What a replica module's `createReplica(args)` returns, inside the worker thread. */
@@ -221,4 +221,12 @@ export class ParallelGradientSource<E> implements GradientSource<E> {
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.worker.terminate()));
   }
+}
+
+/**
+ * The gradient source for any objective and thread count: this thread alone for one thread (the trainer's
+ * default), data-parallel worker threads running `replica` otherwise. The one place that choice is made.
+ */
+export async function gradientSourceFor<E>(opts: ParallelOptions<E>): Promise<GradientSource<E> & { close(): Promise<void> }> {
+  return opts.threads <= 1 ? new LocalGradientSource(opts.params, opts.objective) : ParallelGradientSource.create(opts);
 }

@@ -121,6 +121,7 @@ function tokenizeRow(row: Record<string, unknown>, at: { file: string; line: num
   throw new InputError(at, 'expected a "text" field, "prompt" and "completion" fields, or a "messages" list');
 }
 
-function promptCompletion(prompt: number[], completion: number[]): TokenSequence {
+/** A prompt (context only) followed by a completion (the training targets). */
+export function promptCompletion(prompt: number[], completion: number[]): TokenSequence {
   return { ids: [...prompt, ...completion], lossMask: [...prompt.map(() => 0), ...completion.map(() => 1)] };
 }

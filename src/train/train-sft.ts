@@ -13,7 +13,7 @@ import { UserError } from "../util/errors.js";
 import { skippedRowsWarning } from "../data/records.js";
 import { defaultAdamWConfig } from "./adamw.js";
 import { llamaCausalLm, llamaParameters } from "./llama.js";
-import { ParallelGradientSource, siblingModule } from "./parallel.js";
+import { gradientSourceFor, siblingModule } from "./parallel.js";
 import { readSftJsonl } from "./sft-data.js";
 import type { SftReplicaArgs } from "./sft-replica.js";
 import { sftObjective } from "./sft.js";
@@ -110,10 +110,7 @@ export async function runTrainSft(req: TrainSftRequest): Promise<TrainSftSummary
   // More threads than examples per step would leave some idle.
   const threads = Math.max(1, Math.min(req.threads ?? Math.min(8, availableParallelism()), perStep));
   const replicaArgs: SftReplicaArgs = { config: folder.config, weights: folder.weights, padId };
-  const source =
-    threads > 1
-      ? await ParallelGradientSource.create({ params, objective, threads, replica: { module: siblingModule(import.meta.url, "sft-replica"), args: replicaArgs } })
-      : undefined;
+  const source = await gradientSourceFor({ params, objective, threads, replica: { module: siblingModule(import.meta.url, "sft-replica"), args: replicaArgs } });
   req.log(
     `train-sft: ${data.examples.length} examples, ${steps} steps of ${req.batchSize}×${req.gradAccum} examples, lr ${req.lr}, ${threads} thread(s)` +
       (req.resume && existsSync(checkpointPath) ? ", resuming from the checkpoint" : "") +
@@ -136,7 +133,7 @@ export async function runTrainSft(req: TrainSftRequest): Promise<TrainSftSummary
     if (err instanceof TrainerResumeError) throw new UserError(err.message);
     throw err;
   } finally {
-    await source?.close();
+    await source.close();
   }
   saveModelFolder(req.out, {
     config: folder.config,

@@ -1,0 +1,359 @@
+/**
+ * Stage 3 on the embedded trainer: DPO-L + SFT (METHOD.md) on a squeeze run's pairs, in the run.
+ *
+ *   reference   item = a chunk of pairs → reference_logps: log πref of both responses, computed once with the
+ *               starting weights through the same forward pass the policy trains with (so Δ = 0 exactly at step 0)
+ *   train       the embedded trainer (AdamW, warmup + decay, accumulation to the global batch, clipping,
+ *               data-parallel threads) with a checkpoint in <run>/train/ that a killed run resumes from to the
+ *               exact weights; every step's metrics go to train_steps; the model goes to <run>/model
+ *
+ * Pairs of a held-out share of the problems (training.heldOutFraction, chosen by a hash of the run seed and the
+ * problem id) are never trained on: their implicit-reward accuracy and loss, before and after, say whether the
+ * preference generalises.
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import type { RunConfig } from "../config/schema.js";
+import { openEngine, resolveModelPath } from "../engines/factory.js";
+import { loadModelFolder, saveModelFolder, specialTokenContent, type ModelFolder } from "../model/folder.js";
+import { LlamaModel } from "../model/llama.js";
+import { initTf } from "../model/tf.js";
+import { defineTable, fingerprint, runStage, type RunStore, type StageResult } from "../store/index.js";
+import { defaultAdamWConfig } from "../train/adamw.js";
+import { llamaCausalLm, llamaParameters } from "../train/llama.js";
+import { gradientSourceFor, siblingModule } from "../train/parallel.js";
+import { preferenceObjective, preferenceTerms, type PairExample, type PreferenceSettings } from "../train/preference.js";
+import type { PreferenceReplicaArgs } from "../train/preference-replica.js";
+import { sequenceLogprobSums } from "../train/sft.js";
+import { promptCompletion } from "../train/sft-data.js";
+import { train, TrainerResumeError, type StepReport, type TrainerConfig } from "../train/trainer.js";
+import { UserError } from "../util/errors.js";
+import type { ProgressReporter } from "../util/progress.js";
+import { deriveSeed } from "../util/rng.js";
+import { pairTexts } from "./pairs.js";
+
+export const REFERENCE_STAGE = "reference";
+export const TRAIN_DIR = "train";
+export const MODEL_DIR = "model";
+const CHECKPOINT_FILE = "checkpoint.safetensors";
+/** Pairs per forward pass when evaluating held-out pairs. */
+const EVAL_CHUNK = 4;
+
+export interface ReferenceRow {
+  problemId: string;
+  chosenIndex: number;
+  rejectedIndex: number;
+  refChosen: number;
+  refRejected: number;
+}
+
+export const referenceLogpsTable = defineTable<ReferenceRow>()({
+  name: "reference_logps",
+  version: 1,
+  key: ["problemId", "chosenIndex", "rejectedIndex"],
+  columns: { problemId: "text", chosenIndex: "integer", rejectedIndex: "integer", refChosen: "real", refRejected: "real" },
+  description: "stage 3: the frozen reference model's summed response log-probs per pair",
+});
+
+export interface TrainStepRow {
+  step: number;
+  loss: number;
+  dpo: number;
+  sft: number;
+  margin: number;
+  rewardAccuracy: number;
+  chosenReward: number;
+  rejectedReward: number;
+  chosenLength: number;
+  rejectedLength: number;
+  lr: number;
+  gradNorm: number;
+  tokensPerSecond: number;
+}
+
+export const trainStepsTable = defineTable<TrainStepRow>()({
+  name: "train_steps",
+  version: 1,
+  key: ["step"],
+  columns: {
+    step: "integer",
+    loss: "real",
+    dpo: "real",
+    sft: "real",
+    margin: "real",
+    rewardAccuracy: "real",
+    chosenReward: "real",
+    rejectedReward: "real",
+    chosenLength: "real",
+    rejectedLength: "real",
+    lr: "real",
+    gradNorm: "real",
+    tokensPerSecond: "real",
+  },
+  description: "stage 3: metrics of every optimizer step",
+});
+
+export interface TrainSummary {
+  backend: "embedded";
+  objective: string;
+  /** Training pairs, held-out pairs, and pairs left out for exceeding training.maxLength. */
+  pairs: number;
+  heldOutPairs: number;
+  tooLong: number;
+  steps: number;
+  resumedFromStep: number;
+  globalBatchSize: number;
+  lossFirst: number | null;
+  lossLast: number | null;
+  heldOutLossBefore: number | null;
+  heldOutLossAfter: number | null;
+  heldOutRewardAccuracy: number | null;
+  /** The trained model folder (absolute). */
+  model: string;
+  seconds: number;
+}
+
+interface TokenizedPair {
+  problemId: string;
+  chosenIndex: number;
+  rejectedIndex: number;
+  chosen: PairExample["chosen"];
+  rejected: PairExample["rejected"];
+}
+
+/** Whether a problem's pairs are held out (never trained on). */
+export function isHeldOut(seed: number, problemId: string, fraction: number): boolean {
+  return deriveSeed(seed, "held-out", problemId) / 0x100000000 < fraction;
+}
+
+function tokenizePairs(store: RunStore, folder: ModelFolder, maxLength: number): { pairs: TokenizedPair[]; tooLong: number } {
+  const eosContent = specialTokenContent(folder.tokenizer.files.tokenizerConfig.eos_token);
+  const eos = (eosContent !== null ? folder.tokenizer.tokenToId(eosContent) : undefined) ?? folder.eosTokenIds[0];
+  const out: TokenizedPair[] = [];
+  let tooLong = 0;
+  for (const row of pairTexts(store)) {
+    // Prompt and response are tokenized apart, as they were generated: the mask boundary is exact.
+    const prompt = folder.tokenizer.encode(row.prompt, { addSpecialTokens: true });
+    const seq = (text: string) => promptCompletion(prompt, [...folder.tokenizer.encode(text, { addSpecialTokens: false }), ...(eos === undefined ? [] : [eos])]);
+    const chosen = seq(row.chosen);
+    const rejected = seq(row.rejected);
+    if (chosen.ids.length > maxLength || rejected.ids.length > maxLength) {
+      tooLong++;
+      continue;
+    }
+    out.push({ problemId: row.problemId, chosenIndex: row.chosenIndex, rejectedIndex: row.rejectedIndex, chosen, rejected });
+  }
+  return { pairs: out, tooLong };
+}
+
+export function preferenceSettingsOf(config: RunConfig): PreferenceSettings {
+  const t = config.training;
+  return { objective: t.objective, beta: t.beta, lambda: t.lambda, eta: t.eta };
+}
+
+export interface TrainStageOptions {
+  store: RunStore;
+  config: RunConfig;
+  progress?: ProgressReporter;
+  signal?: AbortSignal;
+  force?: boolean;
+  resumeCommand?: string;
+  handleSignals?: boolean;
+  /** Gradient threads (default: one per core, at most 8). */
+  threads?: number;
+  cwd?: string;
+}
+
+const key = (p: { problemId: string; chosenIndex: number; rejectedIndex: number }): string => `${p.problemId}\u0000${p.chosenIndex}\u0000${p.rejectedIndex}`;
+
+/** Stage 3 end to end on the embedded trainer: reference log-probs, training, the model, held-out metrics. */
+export async function runTrainStage(opts: TrainStageOptions): Promise<{ summary: TrainSummary; stages: StageResult[] }> {
+  const t0 = performance.now();
+  const { store, config } = opts;
+  const t = config.training;
+  const log = (m: string): void => opts.progress?.log(m);
+  const folder = loadModelFolder(resolveModelPath(config.engine.model, opts.cwd ?? process.cwd()));
+  const maxLength = Math.min(t.maxLength, folder.config.maxPositionEmbeddings);
+  const { pairs, tooLong } = tokenizePairs(store, folder, maxLength);
+  if (tooLong > 0) log(`warning: ${tooLong} pair(s) left out: longer than ${maxLength} tokens (training.maxLength / the model's context)`);
+  const heldOut = pairs.filter((p) => isHeldOut(store.seed, p.problemId, t.heldOutFraction));
+  const trainPairs = pairs.filter((p) => !isHeldOut(store.seed, p.problemId, t.heldOutFraction));
+  if (trainPairs.length === 0) throw new UserError(`train: no training pairs in run ${store.dir} (${pairs.length} pairs, ${heldOut.length} held out)`);
+  const settings = preferenceSettingsOf(config);
+
+  await initTf("wasm");
+  const model = LlamaModel.fromWeights(folder.config, folder.weights);
+  const padId = folder.config.padTokenId ?? folder.eosTokenIds[0] ?? 0;
+  const causal = llamaCausalLm(model);
+  try {
+    // Reference log-probs of every pair (held out too) with the starting weights, before any update, through the
+    // engine's scoring path (KV cache; the training forward materialises T² attention and is much slower). The
+    // two paths agree to ~1e-5 per token, so Δ starts within ~1e-4 of 0 rather than exactly at it.
+    const engine = await openEngine(config.engine, { cwd: opts.cwd });
+    let reference: StageResult;
+    try {
+      reference = await runStage({
+        store,
+        stage: REFERENCE_STAGE,
+        params: { stageVersion: 1, model: folder.weightsSha256, maxLength, pairs: fingerprint(pairs.map(key)) },
+        onParamsChange: opts.force ? "archive" : "error",
+        items: pairs,
+        keyOf: key,
+        output: referenceLogpsTable,
+        concurrency: config.engine.concurrency,
+        progress: opts.progress,
+        signal: opts.signal,
+        resumeCommand: opts.resumeCommand,
+        handleSignals: opts.handleSignals,
+        process: async (p, ctx) => {
+          const promptLength = p.chosen.lossMask?.indexOf(1) ?? 1;
+          const res = await engine.score(
+            { prefix: p.chosen.ids.slice(0, promptLength), continuations: [p.chosen.ids.slice(promptLength), p.rejected.ids.slice(promptLength)], distributions: "none" },
+            { signal: ctx.signal },
+          );
+          const sum = (xs: number[]): number => xs.reduce((a, x) => a + x, 0);
+          return [{ problemId: p.problemId, chosenIndex: p.chosenIndex, rejectedIndex: p.rejectedIndex, refChosen: sum(res.continuations[0].logprobs), refRejected: sum(res.continuations[1].logprobs) }];
+        },
+      });
+    } finally {
+      await engine.close();
+    }
+    const refs = new Map<string, ReferenceRow>();
+    for (const r of store.table(referenceLogpsTable).iterate()) refs.set(key(r), r);
+    const example = (p: TokenizedPair): PairExample => {
+      const r = refs.get(key(p));
+      if (r === undefined) throw new Error(`reference log-probs missing for ${p.problemId} ${p.chosenIndex}/${p.rejectedIndex}`);
+      return { chosen: p.chosen, rejected: p.rejected, refChosen: r.refChosen, refRejected: r.refRejected };
+    };
+    const examples = trainPairs.map(example);
+    const heldOutExamples = heldOut.map(example);
+    const heldOutLossBefore = heldOutExamples.length > 0 ? evaluatePairs(causal, heldOutExamples, settings, padId).loss : null;
+
+    // The optimizer step: microBatchSize pairs per forward pass, accumulated to the global batch.
+    const micro = Math.min(t.microBatchSize, t.globalBatchSize);
+    const gradAccum = Math.max(1, Math.round(t.globalBatchSize / micro));
+    const perStep = micro * gradAccum;
+    const steps = t.steps ?? Math.max(1, Math.ceil((t.epochs * examples.length) / perStep));
+    const dir = join(store.dir, TRAIN_DIR);
+    mkdirSync(dir, { recursive: true });
+    const trainerConfig: TrainerConfig = {
+      steps,
+      batchSize: micro,
+      gradAccum,
+      seed: store.seed,
+      lr: t.learningRate,
+      warmupSteps: Math.min(Math.floor(steps * t.warmupRatio), Math.max(0, steps - 1)),
+      decay: t.decay,
+      minLrRatio: t.minLrRatio,
+      adamw: { ...defaultAdamWConfig, weightDecay: t.weightDecay },
+      maxGradNorm: t.maxGradNorm,
+      shuffle: true,
+      checkpointPath: join(dir, CHECKPOINT_FILE),
+      checkpointEvery: t.checkpointEvery,
+    };
+    const params = llamaParameters(model);
+    const objective = preferenceObjective(causal, settings, { padId });
+    const threads = Math.max(1, Math.min(opts.threads ?? Math.min(8, availableParallelism()), perStep));
+    const replicaArgs: PreferenceReplicaArgs = { config: folder.config, weights: folder.weights, padId, settings };
+    const source = await gradientSourceFor({ params, objective, threads, replica: { module: siblingModule(new URL("../train/", import.meta.url).href, "preference-replica"), args: replicaArgs } });
+    const resuming = existsSync(trainerConfig.checkpointPath as string);
+    log(
+      `train: ${examples.length} pairs (${heldOutExamples.length} held out), ${steps} steps of ${micro}×${gradAccum} pairs, lr ${t.learningRate}, ` +
+        `${settings.objective} (β ${t.beta}, λ ${t.lambda}, η ${t.eta}), ${threads} thread(s)${resuming ? ", resuming from the checkpoint" : ""}`,
+    );
+    const stepsTable = store.table(trainStepsTable);
+    const onStep = (r: StepReport): void => {
+      const m = r.metrics;
+      stepsTable.put(
+        {
+          step: r.step,
+          loss: r.loss,
+          dpo: m.dpo ?? 0,
+          sft: m.sft ?? 0,
+          margin: m.margin ?? 0,
+          rewardAccuracy: m.rewardAccuracy ?? 0,
+          chosenReward: m.chosenReward ?? 0,
+          rejectedReward: m.rejectedReward ?? 0,
+          chosenLength: m.chosenLength ?? 0,
+          rejectedLength: m.rejectedLength ?? 0,
+          lr: r.lr,
+          gradNorm: r.gradNorm,
+          tokensPerSecond: r.tokensPerSecond,
+        },
+        // A step redone after a kill between its checkpoint and this write has the same values.
+        { onConflict: "replace" },
+      );
+      opts.progress?.update({ done: r.step, failed: 0, resumed: 0, total: r.totalSteps });
+      if (r.step === 1 || r.step === r.totalSteps || r.step % Math.max(1, Math.floor(r.totalSteps / 20)) === 0) {
+        log(`train: step ${r.step}/${r.totalSteps} loss ${r.loss.toFixed(4)} (dpo ${(m.dpo ?? 0).toFixed(4)}, sft ${(m.sft ?? 0).toFixed(4)}) reward acc ${(100 * (m.rewardAccuracy ?? 0)).toFixed(1)}% margin ${(m.margin ?? 0).toFixed(3)} lr ${r.lr.toExponential(2)}`);
+      }
+    };
+    opts.progress?.stageStart({ stage: "train", total: steps });
+    let result;
+    try {
+      result = await train({
+        params,
+        objective,
+        examples,
+        config: trainerConfig,
+        resume: true,
+        gradientSource: source,
+        // Resuming on other pairs or from other starting weights would silently make another model.
+        fingerprint: { model: folder.weightsSha256, pairs: fingerprint(trainPairs.map(key)), settings, maxLength },
+        onStep,
+      });
+    } catch (err) {
+      if (err instanceof TrainerResumeError) throw new UserError(`${err.message}\nThe checkpoint in ${dir} was written with other settings: remove it (or use a new run) to train afresh.`);
+      throw err;
+    } finally {
+      await source.close();
+    }
+    opts.progress?.stageEnd({ done: steps, failed: 0, resumed: result.resumedFromStep, status: "complete" });
+    const out = join(store.dir, MODEL_DIR);
+    saveModelFolder(out, { config: folder.config, weights: model.getWeights(), tokenizer: folder.tokenizer.files, generationConfig: folder.generationConfig });
+    const after = heldOutExamples.length > 0 ? evaluatePairs(causal, heldOutExamples, settings, padId) : null;
+    const rows = stepsTable.all();
+    return {
+      stages: [reference],
+      summary: {
+        backend: "embedded",
+        objective: settings.objective,
+        pairs: examples.length,
+        heldOutPairs: heldOutExamples.length,
+        tooLong,
+        steps: result.steps,
+        resumedFromStep: result.resumedFromStep,
+        globalBatchSize: perStep,
+        lossFirst: rows[0]?.loss ?? null,
+        lossLast: rows.at(-1)?.loss ?? null,
+        heldOutLossBefore,
+        heldOutLossAfter: after?.loss ?? null,
+        heldOutRewardAccuracy: after?.rewardAccuracy ?? null,
+        model: out,
+        seconds: (performance.now() - t0) / 1000,
+      },
+    };
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Mean loss and implicit-reward accuracy of the current weights on pairs (forward only, in chunks). */
+export function evaluatePairs(model: Parameters<typeof sequenceLogprobSums>[0], pairs: readonly PairExample[], settings: PreferenceSettings, padId: number): { loss: number; rewardAccuracy: number } {
+  let loss = 0;
+  let correct = 0;
+  for (let i = 0; i < pairs.length; i += EVAL_CHUNK) {
+    const chunk = pairs.slice(i, i + EVAL_CHUNK);
+    const [l, c] = tf.tidy(() => {
+      const sums = sequenceLogprobSums(model, [...chunk.map((p) => p.chosen), ...chunk.map((p) => p.rejected)], padId);
+      const n = chunk.length;
+      const terms = preferenceTerms(tf.slice(sums, [0], [n]), tf.slice(sums, [n], [n]), chunk, settings);
+      return [tf.sum(terms.loss).dataSync()[0], tf.sum(tf.cast(tf.greater(terms.chosenReward, terms.rejectedReward), "float32")).dataSync()[0]];
+    });
+    loss += l;
+    correct += c;
+  }
+  return { loss: loss / pairs.length, rewardAccuracy: correct / pairs.length };
+}
