@@ -1,7 +1,8 @@
 /**
  * `tokensqueeze squeeze` killed with SIGKILL during `sample` and again during `refine`, then resumed, writes
  * byte-identical pair exports to an uninterrupted run (at another concurrency, so results depend on neither).
- * 200 training problems of the built-in world, with small sampling and refinement sizes so it runs in minutes.
+ * 200 training problems of the built-in world, with small sampling and refinement sizes (N = 4, K = 2, L = 16)
+ * so the three runs fit in a minute or two of CI.
  */
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -18,11 +19,11 @@ const args = [
   "--limit",
   "200",
   "--samples",
-  "8",
+  "4",
   "--set",
-  "refinement.candidates=4",
+  "refinement.candidates=2",
   "--set",
-  "refinement.window=32",
+  "refinement.window=16",
   "--seed",
   "11",
 ];
@@ -69,7 +70,8 @@ describe("squeeze: kill-safe resume", () => {
     expect(straight.status, straight.stderr).toBe(0);
     const summary = JSON.parse(straight.stdout) as { problems: number; pairs: number; acceptanceRate: number | null };
     expect(summary.problems).toBe(200);
-    expect(summary.pairs).toBeGreaterThan(50);
+    expect(summary.pairs).toBeGreaterThan(30);
+    expect(summary.acceptanceRate).not.toBeNull();
 
     const dir = join(tempDir(), "killed");
     const inSample = await killDuring(dir, "sample", 5);

@@ -1,0 +1,113 @@
+/**
+ * Stage 3 on the embedded trainer, end to end on the built-in model with a small run (short level-1 problems, so
+ * it fits CI): the loss falls, every step's metrics are stored, the model lands in <run>/model and loads, and a
+ * run killed with SIGKILL after a checkpoint and resumed ends with the same weights as an uninterrupted one.
+ */
+import { spawn } from "node:child_process";
+import { cpSync, existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import Database from "better-sqlite3";
+import { beforeAll, describe, expect, it } from "vitest";
+import { repoRoot, runCliAsync as runCli, tempDir } from "../helpers.js";
+
+const squeezeArgs = [
+  "--preset",
+  "demo",
+  "--set",
+  "datasets=[{name: world-train, levels: [1, 2], limit: 24}]",
+  "--samples",
+  "8",
+  "--set",
+  "refinement.candidates=4",
+  "--set",
+  "refinement.window=32",
+  "--set",
+  "training.globalBatchSize=4",
+  "--set",
+  "training.microBatchSize=2",
+  "--set",
+  "training.learningRate=1e-3",
+  "--set",
+  "training.checkpointEvery=2",
+  "--set",
+  "training.heldOutFraction=0.25",
+  "--set",
+  "training.steps=8",
+  "--seed",
+  "3",
+];
+// The training settings are the run's (given when it was made), so continuing it needs no flags.
+const trainArgs = ["--threads", "1"];
+
+function stepsDone(dir: string): number {
+  const path = join(dir, "run.sqlite");
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+    db.pragma("busy_timeout = 5000");
+    return (db.prepare(`SELECT count(*) AS n FROM train_steps`).get() as { n: number }).n;
+  } catch {
+    return 0;
+  } finally {
+    db?.close();
+  }
+}
+
+interface TrainJson {
+  steps: number;
+  lossFirst: number;
+  lossLast: number;
+  heldOutRewardAccuracy: number | null;
+  model: string;
+  training: { pairs: number; heldOutPairs: number; resumedFromStep: number };
+}
+
+describe("train --backend embedded", () => {
+  let base: string;
+  beforeAll(async () => {
+    base = join(tempDir(), "squeezed");
+    const r = await runCli(["squeeze", ...squeezeArgs, "--out", base, "--progress", "none"], { timeoutMs: 300_000 });
+    expect(r.status, r.stderr).toBe(0);
+  }, 300_000);
+
+  it("trains on the run's pairs: the loss falls, metrics are stored, the model loads", async () => {
+    const dir = join(tempDir(), "straight");
+    cpSync(base, dir, { recursive: true });
+    const r = await runCli(["train", "--run", dir, ...trainArgs, "--json", "--progress", "none"], { timeoutMs: 600_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as TrainJson;
+    expect(out.steps).toBe(8);
+    expect(out.training.pairs).toBeGreaterThan(0);
+    expect(out.lossLast).toBeLessThan(out.lossFirst);
+    expect(stepsDone(dir)).toBe(8);
+    expect(out.model).toBe(join(dir, "model"));
+    const gen = await runCli(["generate", "--model", out.model, "--prompt", "Compute 2+3.", "--n", "1", "--max-tokens", "8", "--json"]);
+    expect(gen.status, gen.stderr).toBe(0);
+
+    // Killed after a checkpoint, resumed: the same weights as the uninterrupted run, byte for byte.
+    const killed = join(tempDir(), "killed");
+    cpSync(base, killed, { recursive: true });
+    const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "src", "cli", "main.ts"), "train", "--run", killed, ...trainArgs, "--progress", "none"], {
+      cwd: repoRoot,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("close", (_c, signal) => resolve(signal)));
+    const start = Date.now();
+    // Step 3 is stored only after the step-2 checkpoint was written.
+    while (stepsDone(killed) < 3) {
+      if (child.exitCode !== null) throw new Error(`train exited before it could be killed:\n${stderr}`);
+      if (Date.now() - start > 400_000) throw new Error(`no training progress within 400 s:\n${stderr}`);
+      await sleep(50);
+    }
+    child.kill("SIGKILL");
+    expect(await exited).toBe("SIGKILL");
+    expect(existsSync(join(killed, "model"))).toBe(false);
+    const resumed = await runCli(["train", "--run", killed, ...trainArgs, "--json", "--progress", "none"], { timeoutMs: 600_000 });
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect((JSON.parse(resumed.stdout) as TrainJson).training.resumedFromStep).toBeGreaterThanOrEqual(2);
+    expect(readFileSync(join(killed, "model", "model.safetensors")).equals(readFileSync(join(dir, "model", "model.safetensors")))).toBe(true);
+  }, 1_200_000);
+});
