@@ -8,8 +8,11 @@ import { ratToString } from "./rational.js";
 export type RelOp = "=" | "<" | ">" | "<=" | ">=" | "!=" | "in" | "notin" | "subset";
 
 export type Node =
-  /** A number literal; `float` marks a literal written with a decimal point (it may be a rounded value). */
-  | { k: "num"; v: Rational; float: boolean }
+  /**
+   * A number literal; `float` marks a literal written with a decimal point (it may be a rounded value), and
+   * `dp` is then the number of decimal places it was written with ("4.50" → 2, "1.5e-3" → 4).
+   */
+  | { k: "num"; v: Rational; float: boolean; dp?: number }
   /** A variable, or a named constant: "pi", "e" (Euler), "i" (imaginary unit), "inf". */
   | { k: "sym"; name: string }
   | { k: "add"; args: Node[] }
@@ -26,8 +29,11 @@ export type Node =
   | { k: "interval"; lo: Node; hi: Node; loOpen: boolean; hiOpen: boolean }
   /** Explicit set braces \{ … \}. */
   | { k: "set"; items: Node[] }
-  /** A bare list: items separated by commas, semicolons or "and"/"or" without enclosing delimiters. */
-  | { k: "list"; items: Node[] }
+  /**
+   * A bare list: items separated by commas, semicolons or "and"/"or" without enclosing delimiters. `joiner` is
+   * "and" or "or" when the items were joined by that word (it decides whether inequalities intersect or unite).
+   */
+  | { k: "list"; items: Node[]; joiner?: "and" | "or" }
   | { k: "union"; items: Node[] }
   | { k: "intersect"; items: Node[] }
   | { k: "setminus"; a: Node; b: Node }

@@ -70,3 +70,55 @@ export function lastBoxed(s: string, budget: Budget): BoxedMatch | null {
   const all = allBoxed(s, budget);
   return all.length > 0 ? all[all.length - 1]! : null;
 }
+
+/** Words right before a number or a box that mark it as rounded ("… is about 15.8 cm", "y \\approx \\boxed{4.47}"). */
+export const APPROX_BEFORE = /(?:approximately|approx\.?|about|roughly|around|nearly|\\approx)\s*\$?\s*$/i;
+
+/**
+ * The last boxed answer, joined with the boxes just before it when only connectives separate them (`join`):
+ * "\\boxed{1} and \\boxed{2}" is the answer "1, 2"; "\\boxed{1} … prose … \\boxed{2}" is "2". Identical joined
+ * boxes count once. An "≈" or "approximately" right before a lone box marks its value as rounded
+ * ("\\approx 4.47"). `end` is the index just after the last box.
+ */
+export function boxedAnswer(s: string, budget: Budget, join: boolean): { value: string; end: number } | null {
+  const boxes = allBoxed(s, budget);
+  if (boxes.length === 0) return null;
+  let last = boxes[boxes.length - 1]!;
+  // A box cut off by truncation is trusted only when short (a reference answer written without its brace).
+  if (!last.closed && last.content.length > 200) {
+    boxes.pop();
+    if (boxes.length === 0) return null;
+    last = boxes[boxes.length - 1]!;
+  }
+  const approxBefore = APPROX_BEFORE.test(s.slice(Math.max(0, last.start - 24), last.start)) && !/\\approx/.test(last.content);
+  // An explicitly empty box is an empty answer (it equals only an empty reference).
+  if (last.content.trim() === "" || !join) return { value: (approxBefore ? "\\approx " : "") + last.content.trim(), end: last.end };
+  const group: BoxedMatch[] = [last];
+  for (let k = boxes.length - 2; k >= 0; k--) {
+    if (boxes[k]!.content.trim() === "") break;
+    const gap = s.slice(boxes[k]!.end, group[0]!.start);
+    if (!isConnective(gap)) break;
+    group.unshift(boxes[k]!);
+  }
+  const contents: string[] = [];
+  for (const b of group) {
+    const c = b.content.trim();
+    if (!contents.includes(c)) contents.push(c);
+  }
+  return { value: (approxBefore && group.length === 1 ? "\\approx " : "") + contents.join(", "), end: last.end };
+}
+
+/** Text between two boxes that only connects them: spacing, punctuation, "and", "or", a comma. */
+function isConnective(gap: string): boolean {
+  if (gap.length > 120 || /\n\s*\n/.test(gap)) return false;
+  const t = gap
+    .replace(/\\text\{([^{}]*)\}/g, " $1 ")
+    .replace(/\\(quad|qquad|[,;: !]|\[|\]|\(|\))/g, " ")
+    .replace(/\$/g, " ")
+    .replace(/\s+/g, " ")
+    .trim();
+  if (t === "") return true;
+  if (!/[A-Za-z0-9]/.test(t)) return true;
+  if (/\.\s+[A-Z]/.test(t)) return false;
+  return t.length <= 40 && /(^|[^A-Za-z])(and|or)([^A-Za-z]|$)|,/.test(t);
+}

@@ -3,7 +3,7 @@
  * docs/GRADER.md for the decisions and why they were taken.
  */
 import type { Node, RelOp } from "./ast.js";
-import { containsFloat, freeSymbols, nodeKey, num, sym } from "./ast.js";
+import { children, CONSTANTS, containsFloat, freeSymbols, nodeKey, num, sym } from "./ast.js";
 import { Budget, BudgetExceeded } from "./budget.js";
 import { exactValue, NotNumeric, numericValue, type C, type NumState } from "./evaluate.js";
 import { LexError } from "./lexer.js";
@@ -76,12 +76,38 @@ export function judge(gold: string, predicted: string, opts: EquivalenceOptions 
       bareLists: opts.bareLists ?? "unordered",
       reason: "structure",
     };
-    const equal = eqNodes(gn, pn, ctx);
+    let equal = eqNodes(gn, pn, ctx);
+    if (!equal && !opts.decimalComma) {
+      // "3,5" against a single number: a decimal comma ("Réponse : 3,5 €"), not a list that a number could never
+      // equal. Only a lone comma followed by one or two digits qualifies; "1,500" keeps its thousands separator.
+      const retry = (text: string, other: Node): Node | null => {
+        const t = decimalCommaText(text);
+        return t !== null && !COLLECTIONS.has(other.k) ? tryParse(t, budget, { ...popts, decimalComma: true }) : null;
+      };
+      const p2 = retry(p, gn);
+      const g2 = p2 === null ? retry(g, pn) : null;
+      if (p2 !== null && !COLLECTIONS.has(p2.k)) equal = eqNodes(gn, p2, ctx);
+      else if (g2 !== null && !COLLECTIONS.has(g2.k)) equal = eqNodes(g2, pn, ctx);
+      if (equal) ctx.reason = "decimal comma";
+    }
     return { equal, reason: ctx.reason };
   } catch (e) {
     if (e instanceof BudgetExceeded) return { equal: textEqual, reason: "budget", timedOut: true };
     return { equal: textEqual, reason: `error: ${e instanceof Error ? e.message : String(e)}` };
   }
+}
+
+/**
+ * A number written with a decimal comma, as text to read with `decimalComma`: one comma between digits, followed
+ * by one or two digits, no list-like ", " and no brackets anywhere ("3,5", "12,75 €"); points grouping thousands
+ * before it ("1.250,00") are dropped. Null for anything else.
+ */
+function decimalCommaText(text: string): string | null {
+  const commas = text.match(/\d,\d/g);
+  if (commas === null || commas.length !== 1 || !/\d,\d{1,2}(?!\d)/.test(text) || /,\s/.test(text)) return null;
+  // Inside brackets a comma separates coordinates or endpoints: (3,5) is a pair.
+  if (/[()[\]{}]|\\langle/.test(text)) return null;
+  return text.replace(/\b(\d{1,3}(?:\.\d{3})+)(?=,\d)/, (m) => m.replace(/\./g, ""));
 }
 
 function tryParse(s: string, budget: Budget, opts: { decimalComma?: boolean; shorthand?: boolean }): Node | null {
@@ -110,13 +136,24 @@ const COLLECTIONS = new Set(["tuple", "interval", "set", "list", "union", "inter
 function eqNodes(g: Node, p: Node, ctx: Ctx): boolean {
   ctx.budget.tick();
   const tick = (): void => ctx.budget.tick();
-  if (nodeKey(g, tick) === nodeKey(p, tick)) {
+  const gKey = nodeKey(g, tick);
+  const pKey = nodeKey(p, tick);
+  if (gKey === pKey) {
     ctx.reason = "structure";
     return true;
   }
+  // "x < -2 or x > 3": one-variable inequalities joined by "or" are a union, by "and" an intersection.
+  g = inequalityListAsSet(g, ctx) ?? g;
+  p = inequalityListAsSet(p, ctx) ?? p;
   if (g.k === "rel" || p.k === "rel") return eqRelations(g, p, ctx);
-  g = expandPm(foldMatrices(g), ctx);
-  p = expandPm(foldMatrices(p), ctx);
+  // Only trees holding a matrix or a tuple can fold (the key says so without a walk).
+  if (gKey.includes("mat[") || gKey.includes("tuple")) g = foldMatrices(g);
+  if (pKey.includes("mat[") || pKey.includes("tuple")) p = foldMatrices(p);
+  // "3\mathbf{i} + 4\mathbf{j}": a vector, in the other side's dimension when that is a vector.
+  if (gKey.includes("basis:") && hasBasis(g)) g = basisVector(g, vectorLength(p), ctx) ?? g;
+  if (pKey.includes("basis:") && hasBasis(p)) p = basisVector(p, vectorLength(g), ctx) ?? p;
+  g = expandPm(g, ctx);
+  p = expandPm(p, ctx);
   if (COLLECTIONS.has(g.k) || COLLECTIONS.has(p.k)) return eqCollections(g, p, ctx);
   if (g.k === "text" || p.k === "text") return eqText(g, p);
   if (g.k === "matrix" || p.k === "matrix") {
@@ -177,14 +214,16 @@ const INF: Node = sym("inf");
 const NEG_INF: Node = { k: "neg", arg: sym("inf") };
 
 /** A one-variable inequality (or chain, or membership) as the set it describes: 1 < x <= 2 → (1, 2]. */
-function relationAsSet(r: Rel): Node | null {
+function relationAsSet(r: Rel, ctx: Ctx): Node | null {
   if (r.ops.length === 1 && r.ops[0] === "in") return r.items[1]!;
-  const isVar = (x: Node): boolean => x.k === "sym" || (x.k === "fn" && x.name.startsWith("apply:"));
+  const isVar = (x: Node): boolean => (x.k === "sym" && !CONSTANTS.has(x.name)) || (x.k === "fn" && x.name.startsWith("apply:"));
   if (r.ops.length === 1) {
     const [a, b] = r.items as [Node, Node];
     const op = r.ops[0]!;
     if (isVar(a) && !isVar(b)) return halfLine(op, b);
     if (isVar(b) && !isVar(a)) return halfLine(flip(op), a);
+    if (a.k === "fn" && a.name === "abs" && freeSymbols(b).size === 0) return absSet(op, a.args[0]!, b, ctx);
+    if (b.k === "fn" && b.name === "abs" && freeSymbols(a).size === 0) return absSet(flip(op), b.args[0]!, a, ctx);
     return null;
   }
   if (r.ops.length === 2 && isVar(r.items[1]!) && !isVar(r.items[0]!) && !isVar(r.items[2]!)) {
@@ -219,6 +258,133 @@ function halfLine(op: RelOp, v: Node): Node | null {
   }
 }
 
+/**
+ * The set of x with |a·x + b| op k, for a constant k > 0: |x| ≥ 2 is (−∞, −2] ∪ [2, ∞), |x − 1| ≤ 3 is [−2, 4].
+ * Null when the inside is not linear in one variable or k is not a positive constant.
+ */
+function absSet(op: RelOp, inner: Node, k: Node, ctx: Ctx): Node | null {
+  const vars = [...freeSymbols(inner)];
+  if (vars.length !== 1 || !["<", "<=", ">", ">="].includes(op)) return null;
+  const x = vars[0]!;
+  const at = (v: Node): Node => substitute(inner, x, v);
+  const b = at(num(rat(0n)));
+  const a: Node = { k: "add", args: [at(num(rat(1n))), { k: "neg", arg: b }] };
+  const value = (n: Node): number | null => {
+    const z = safeNumeric(n, new Map(), ctx);
+    return z !== null && Number.isFinite(z.re) && Math.abs(z.im) < 1e-12 ? z.re : null;
+  };
+  const av = value(a);
+  const bv = value(b);
+  const kv = value(k);
+  if (av === null || bv === null || kv === null || av === 0 || !(kv > 0)) return null;
+  // Linear: the inside at two more points lies on the line a·x + b.
+  for (const t of [2.5, -1.75]) {
+    const v = value(at(num(ratFromDecimal(String(t))!, true)));
+    if (v === null || Math.abs(v - (av * t + bv)) > 1e-9 * Math.max(1, Math.abs(v))) return null;
+  }
+  const center: Node = { k: "div", num: { k: "neg", arg: b }, den: a };
+  const radius: Node = { k: "div", num: k, den: { k: "fn", name: "abs", args: [a] } };
+  const lo: Node = { k: "add", args: [center, { k: "neg", arg: radius }] };
+  const hi: Node = { k: "add", args: [center, radius] };
+  if (op === "<" || op === "<=") return { k: "interval", lo, hi, loOpen: op === "<", hiOpen: op === "<" };
+  const open = op === ">";
+  return { k: "union", items: [{ k: "interval", lo: NEG_INF, hi: lo, loOpen: true, hiOpen: open }, { k: "interval", lo: hi, hi: INF, loOpen: open, hiOpen: true }] };
+}
+
+function isInequality(r: Rel): boolean {
+  return r.ops.length > 0 && r.ops.every((o) => o === "<" || o === "<=" || o === ">" || o === ">=");
+}
+
+/**
+ * A one-variable inequality the rules above cannot turn into intervals ("x^2 \ge 4", "(x-1)(x-3) < 0",
+ * "1/x > 0") against a set of intervals with numeric endpoints: equal when the inequality holds exactly on the
+ * set, tested at every endpoint, just either side of it, at 16 points inside every gap between endpoints and far
+ * out on both sides. A point where the inequality is undefined (1/x at 0, √x for x < 0) is outside its set.
+ */
+function inequalityMatchesSet(r: Rel, set: Node, ctx: Ctx): boolean {
+  if (!isInequality(r)) return false;
+  const vars = [...new Set(r.items.flatMap((x) => [...freeSymbols(x)]))];
+  if (vars.length !== 1 || !r.items.every(isScalar)) return false;
+  const ps = pieces(set, ctx);
+  if (ps === null || ps.some((x) => Number.isNaN(x.loV) || Number.isNaN(x.hiV))) return false;
+  const x = vars[0]!;
+  const holds = (t: number): boolean => {
+    const env = new Map<string, C>([[x, { re: t, im: 0 }]]);
+    const vals: number[] = [];
+    for (const it of r.items) {
+      const v = safeNumeric(it, env, ctx);
+      if (v === null || !isRealValue(v) || !Number.isFinite(v.re)) return false;
+      vals.push(v.re);
+    }
+    return r.ops.every((op, k) => {
+      const a = vals[k]!;
+      const b = vals[k + 1]!;
+      if (Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b))) return op === "<=" || op === ">=";
+      return op === "<" || op === "<=" ? a < b : a > b;
+    });
+  };
+  const inSet = (t: number): boolean => ps.some((q) => (t > q.loV || (t === q.loV && !q.loOpen)) && (t < q.hiV || (t === q.hiV && !q.hiOpen)));
+  const ends = [...new Set(ps.flatMap((q) => [q.loV, q.hiV]).filter((v) => Number.isFinite(v)))].sort((a, b) => a - b);
+  const points: number[] = [];
+  const lo = ends.length > 0 ? ends[0]! : 0;
+  const hi = ends.length > 0 ? ends[ends.length - 1]! : 0;
+  for (const d of [0.5, 1, 3.7, 10, 1000]) points.push(lo - d, hi + d);
+  for (const e of ends) {
+    const delta = 1e-6 * Math.max(1, Math.abs(e));
+    points.push(e, e - delta, e + delta);
+  }
+  for (let k = 0; k + 1 < ends.length; k++) {
+    for (let j = 1; j <= 16; j++) points.push(ends[k]! + ((ends[k + 1]! - ends[k]!) * (j - 0.37)) / 16);
+  }
+  ctx.reason = "inequality";
+  return points.every((t) => holds(t) === inSet(t));
+}
+
+/**
+ * A bare list of one-variable inequalities in the same variable as the set they describe: joined by "and", the
+ * intersection ("x > -2 and x < 3" is (−2, 3)); otherwise the union ("x < -2 or x > 3"). Null for anything else.
+ */
+function inequalityListAsSet(n: Node, ctx: Ctx): Node | null {
+  if (n.k !== "list" || n.items.length < 2 || n.items.length > 20) return null;
+  const sets: Node[] = [];
+  let variable: string | null = null;
+  for (const it of n.items) {
+    if (it.k !== "rel") return null;
+    const r = reduceRel(it);
+    if (r.ops.some((o) => o === "=")) return null;
+    const set = relationAsSet(r, ctx);
+    const v = relVariable(r);
+    if (set === null || v === null || (variable !== null && v !== variable)) return null;
+    variable = v;
+    sets.push(set);
+  }
+  if (n.joiner !== "and") return { k: "union", items: sets };
+  let acc = pieces(sets[0]!, ctx);
+  for (const set of sets.slice(1)) {
+    const next = pieces(set, ctx);
+    if (acc === null || next === null) return null;
+    acc = intersectPieces(acc, next);
+  }
+  if (acc === null || acc.some((x) => Number.isNaN(x.loV) || Number.isNaN(x.hiV))) return null;
+  if (acc.length === 0) return { k: "set", items: [] };
+  const intervals: Node[] = acc.map((x) => ({ k: "interval", lo: x.lo, hi: x.hi, loOpen: x.loOpen, hiOpen: x.hiOpen }));
+  return intervals.length === 1 ? intervals[0]! : { k: "union", items: intervals };
+}
+
+/** Intersection of two sorted lists of pieces with numeric endpoints. */
+function intersectPieces(a: Piece[], b: Piece[]): Piece[] {
+  const out: Piece[] = [];
+  for (const x of a) {
+    for (const y of b) {
+      const lo = x.loV > y.loV || (x.loV === y.loV && x.loOpen) ? { n: x.lo, v: x.loV, open: x.loOpen } : { n: y.lo, v: y.loV, open: y.loOpen };
+      const hi = x.hiV < y.hiV || (x.hiV === y.hiV && x.hiOpen) ? { n: x.hi, v: x.hiV, open: x.hiOpen } : { n: y.hi, v: y.hiV, open: y.hiOpen };
+      if (lo.v > hi.v || (lo.v === hi.v && (lo.open || hi.open))) continue;
+      out.push({ lo: lo.n, hi: hi.n, loOpen: lo.open, hiOpen: hi.open, loV: lo.v, hiV: hi.v });
+    }
+  }
+  return out;
+}
+
 function isSetLike(n: Node): boolean {
   return SET_KINDS.has(n.k) || (n.k === "tuple" && n.items.length === 2);
 }
@@ -231,8 +397,9 @@ function eqRelations(g: Node, p: Node, ctx: Ctx): boolean {
   const pIsRel = pr.ops.length > 0;
   if (gIsRel && !pIsRel) {
     if (isAssignment(gr)) return eqNodes(gr.items[1]!, p, ctx);
-    const s = relationAsSet(gr);
+    const s = relationAsSet(gr, ctx);
     if (s !== null && isSetLike(p)) return eqNodes(s, p, ctx);
+    if (s === null && isSetLike(p)) return inequalityMatchesSet(gr, p, ctx);
     return false;
   }
   if (pIsRel && !gIsRel) {
@@ -242,8 +409,9 @@ function eqRelations(g: Node, p: Node, ctx: Ctx): boolean {
       if (!isNameLike(l) && isNameLike(r) && pr.ops[0] === "=") return eqNodes(g, l, ctx);
       return eqNodes(g, r, ctx);
     }
-    const s = relationAsSet(pr);
+    const s = relationAsSet(pr, ctx);
     if (s !== null && isSetLike(g)) return eqNodes(g, s, ctx);
+    if (s === null && isSetLike(g)) return inequalityMatchesSet(pr, g, ctx);
     return false;
   }
   // Both relations.
@@ -251,13 +419,21 @@ function eqRelations(g: Node, p: Node, ctx: Ctx): boolean {
     const lhsEqual = nodeKey(gr.items[0]!) === nodeKey(pr.items[0]!) || (!ctx.strict && gr.items[0]!.k === pr.items[0]!.k);
     if (lhsEqual && gr.ops[0] === pr.ops[0]) return eqNodes(gr.items[1]!, pr.items[1]!, ctx);
   }
-  const gs = relationAsSet(gr);
-  const ps = relationAsSet(pr);
+  const gs = relationAsSet(gr, ctx);
+  const ps = relationAsSet(pr, ctx);
   if (gs !== null && ps !== null) {
     const gv = relVariable(gr);
     const pv = relVariable(pr);
     if (ctx.strict && gv !== null && pv !== null && gv !== pv) return false;
     return eqNodes(gs, ps, ctx);
+  }
+  // "x^2 < 9" against "-3 < x < 3": the inequality tested against the set the other one describes.
+  if ((gs === null) !== (ps === null) && isInequality(gs === null ? gr : pr)) {
+    const [ineq, set, other] = gs === null ? [gr, ps!, pr] : [pr, gs, gr];
+    const v1 = [...new Set(ineq.items.flatMap((x) => [...freeSymbols(x)]))];
+    const v2 = relVariable(other);
+    if (ctx.strict && v1.length === 1 && v2 !== null && v1[0] !== v2) return false;
+    return inequalityMatchesSet(ineq, set, ctx);
   }
   if (gr.ops.length === 1 && pr.ops.length === 1) return eqSingleRelation(gr, pr, ctx);
   if (gr.ops.length !== pr.ops.length || gr.ops.some((o, k) => o !== pr.ops[k])) return false;
@@ -266,6 +442,11 @@ function eqRelations(g: Node, p: Node, ctx: Ctx): boolean {
 
 function relVariable(r: Rel): string | null {
   for (const x of r.items) if (x.k === "sym") return x.name;
+  // |x − 1| ≤ 3: the variable inside.
+  for (const x of r.items) {
+    const vars = freeSymbols(x);
+    if (vars.size === 1) return [...vars][0]!;
+  }
   return null;
 }
 
@@ -402,8 +583,58 @@ function expandPm(n: Node, ctx: Ctx): Node {
   return { k: "set", items: variants };
 }
 
-/** Products and sums involving matrices, computed: "I·I" is I, "t/6 (3, 2, -6)ᵀ" is a matrix. */
+/**
+ * Sums, differences, scalar multiples and products of matrices, computed: "I·I" is I, "t/6 (3, 2, -6)ᵀ" is a
+ * matrix, "(1, 2)ᵀ + t(3, 4)ᵀ" is (1 + 3t, 2 + 4t)ᵀ. Vectors written as tuples add and scale the same way:
+ * "(1, 2) + (2, 3)" is (3, 5), "2⟨1, 2, 3⟩" is ⟨2, 4, 6⟩. Anything else (shapes that do not match) is left as is.
+ */
 function foldMatrices(n: Node): Node {
+  if (n.k === "add" && n.args.length <= 16) {
+    const args = n.args.map(foldMatrices);
+    if (args.every((a) => a.k === "matrix")) {
+      const first = args[0] as Node & { k: "matrix" };
+      const h = first.rows.length;
+      const w = first.rows[0]!.length;
+      if (!args.every((a) => a.k === "matrix" && a.rows.length === h && a.rows.every((r) => r.length === w))) return n;
+      return { k: "matrix", rows: first.rows.map((r, i) => r.map((_, j) => ({ k: "add", args: args.map((a) => (a as Node & { k: "matrix" }).rows[i]![j]!) }) as Node)) };
+    }
+    if (args.every((a) => isVectorTuple(a))) {
+      const len = (args[0] as Node & { k: "tuple" }).items.length;
+      if (!args.every((a) => (a as Node & { k: "tuple" }).items.length === len)) return n;
+      const first = args[0] as Node & { k: "tuple" };
+      return { k: "tuple", open: first.open, close: first.close, items: first.items.map((_, j) => ({ k: "add", args: args.map((a) => (a as Node & { k: "tuple" }).items[j]!) }) as Node) };
+    }
+    return n;
+  }
+  if (n.k === "neg") {
+    const a = foldMatrices(n.arg);
+    if (a.k === "matrix") return { k: "matrix", rows: a.rows.map((r) => r.map((c) => ({ k: "neg", arg: c }) as Node)) };
+    if (a === n.arg || !isVectorTuple(a)) return n;
+    return { ...a, items: a.items.map((c) => ({ k: "neg", arg: c }) as Node) };
+  }
+  if (n.k === "div" && isScalar(n.den)) {
+    const a = foldMatrices(n.num);
+    const den = n.den;
+    if (a.k === "matrix") return { k: "matrix", rows: a.rows.map((r) => r.map((c) => ({ k: "div", num: c, den }) as Node)) };
+    return n;
+  }
+  if (n.k === "mul" && n.args.length <= 16 && n.args.some((a) => isVectorTuple(a)) && !n.args.some((a) => a.k === "matrix")) {
+    // A scalar multiple of a tuple vector: exactly one tuple, every other factor a scalar.
+    const tuples = n.args.filter((a) => isVectorTuple(a));
+    if (tuples.length !== 1 || !n.args.every((a) => isVectorTuple(a) || isScalar(a))) return n;
+    const t = tuples[0] as Node & { k: "tuple" };
+    const others = n.args.filter((a) => a !== t);
+    return { ...t, items: t.items.map((c) => ({ k: "mul", args: [...others, c] }) as Node) };
+  }
+  if (n.k === "pow" && n.base.k === "matrix" && n.exp.k === "num" && n.exp.v.d === 1n && n.exp.v.n >= 1n && n.exp.v.n <= 8n) {
+    // A small power of a small square matrix: repeated products.
+    const m = n.base;
+    if (m.rows.length !== m.rows[0]!.length || m.rows.length > 8) return n;
+    return foldMatrices({ k: "mul", args: Array.from({ length: Number(n.exp.v.n) }, () => m) });
+  }
+  if (n.k === "mul" && n.args.some((a) => a.k === "matrix" || (a.k === "add" && a.args.some((b) => b.k === "matrix")) || (a.k === "pow" && a.base.k === "matrix"))) {
+    n = { k: "mul", args: n.args.map(foldMatrices) };
+  }
   if (n.k === "mul" && n.args.some((a) => a.k === "matrix")) {
     let acc: Node = n.args[0]!;
     for (const b of n.args.slice(1)) {
@@ -425,8 +656,117 @@ function foldMatrices(n: Node): Node {
     }
     return acc;
   }
-  if (n.k === "neg" && n.arg.k === "matrix") return { k: "matrix", rows: n.arg.rows.map((r) => r.map((c) => ({ k: "neg", arg: c }) as Node)) };
   return n;
+}
+
+/** A tuple of scalars written with ( ) or ⟨ ⟩: a vector that sums and scalar multiples apply to. */
+function isVectorTuple(n: Node): n is Node & { k: "tuple" } {
+  return n.k === "tuple" && n.open === "(" && n.close === ")" && n.items.length >= 2 && n.items.every(isScalar);
+}
+
+// ---- unit vectors i, j, k ----------------------------------------------------------------------------------------
+
+const BASIS = ["basis:i", "basis:j", "basis:k"];
+
+function hasBasis(n: Node): boolean {
+  if (!isScalar(n)) return false;
+  const syms = freeSymbols(n);
+  return BASIS.some((b) => syms.has(b));
+}
+
+/** The length of a vector (a column or row matrix, or a tuple), or null. */
+function vectorLength(n: Node): number | null {
+  if (n.k === "matrix") return n.rows.length === 1 ? n.rows[0]!.length : n.rows.every((r) => r.length === 1) ? n.rows.length : null;
+  if (n.k === "tuple") return n.items.length;
+  return null;
+}
+
+/**
+ * "3\mathbf{i} − 4\mathbf{j} + 5\mathbf{k}" as the column vector (3, −4, 5): the coefficient of each unit vector,
+ * in `dim` components (2 or 3; 3 when k appears or nothing says otherwise). Null when the expression is not a
+ * combination of the unit vectors (a constant term left over) or needs more components than `dim`.
+ */
+function basisVector(n: Node, dim: number | null, ctx: Ctx): Node | null {
+  const syms = freeSymbols(n);
+  const size = dim ?? (syms.has("basis:k") ? 3 : 2);
+  if (size !== 2 && size !== 3) return null;
+  const zero = num(rat(0n));
+  const at = (unit: string | null): Node => mapLeaves(n, (x) => (x.k === "sym" && BASIS.includes(x.name) ? (x.name === unit ? num(rat(1n)) : zero) : x));
+  const rest = at(null);
+  const save = ctx.reason;
+  const noConstant = scalarCore(rest, zero, ctx);
+  ctx.reason = save;
+  if (!noConstant) return null;
+  if (size === 2 && syms.has("basis:k")) return null;
+  const rows = BASIS.slice(0, size).map((b) => [{ k: "add", args: [at(b), { k: "neg", arg: rest }] } as Node]);
+  return { k: "matrix", rows };
+}
+
+// ---- approximate values ----------------------------------------------------------------------------------------
+
+/**
+ * An approximate answer ("y ≈ 4.47", "approximately 15.7 cm", "3.14159…") against an exact value: equal when the
+ * exact value rounds to the written digits, that is when they differ by at most half a unit in the last written
+ * place (a whole unit for a value cut off with "…"). The rule of math-verify's float_rounding, with the rounding
+ * set by the answer's own precision. It applies only to a decimal with at least two significant digits; an
+ * approximation written as an integer ("≈ 4") is compared exactly.
+ */
+function eqApprox(exact: Node, approxNode: Node & { k: "fn" }, ctx: Ctx): boolean {
+  const arg = approxNode.args[0]!;
+  const trunc = approxNode.name === "approx-trunc";
+  // "≈ 33.33%" against 1/3 or against 33.33, as percentages compare.
+  if (arg.k === "pct") return eqApproxValue(exact, arg, trunc, ctx) || eqApproxValue(exact, arg.arg, trunc, ctx);
+  return eqApproxValue(exact, arg, trunc, ctx);
+}
+
+function eqApproxValue(exact: Node, arg: Node, trunc: boolean, ctx: Ctx): boolean {
+  const lit = roundedLiteral(arg);
+  if (lit === null || freeSymbols(exact).size > 0 || freeSymbols(arg).size > 0) return eqScalars(exact, arg, ctx);
+  const va = safeNumeric(arg, new Map(), ctx);
+  const ve = safeNumeric(exact, new Map(), ctx);
+  if (va === null || ve === null || !isRealValue(va) || !isRealValue(ve) || !Number.isFinite(va.re) || !Number.isFinite(ve.re)) return false;
+  // One unit in the last written place, carried through the expression ("1.19 × 10⁻³": 10⁻⁵).
+  const bumped = mapLeaves(arg, (x) => (x === lit ? num(ratAdd(lit.v, rat(1n, 10n ** BigInt(Math.max(0, lit.dp!)))), true) : x));
+  const vb = safeNumeric(bumped, new Map(), ctx);
+  if (vb === null || !Number.isFinite(vb.re)) return false;
+  const unit = Math.abs(vb.re - va.re) * (lit.dp! < 0 ? 10 ** -lit.dp! : 1);
+  ctx.reason = "approximate";
+  const slack = 1e-9 * unit + 1e-12 * Math.abs(va.re);
+  if (!trunc) return Math.abs(ve.re - va.re) <= 0.5 * unit + slack;
+  // Cut off with "…": the exact value lies between the digits written (rounded, half a unit below) and one unit
+  // beyond them, away from zero ("3.14159…" for π, "0.34…" is not 1/3).
+  const beyond = va.re >= 0 ? ve.re - va.re : va.re - ve.re;
+  return beyond >= -0.5 * unit - slack && beyond <= unit + slack;
+}
+
+/** The one decimal literal of an approximate value, if it has at least two significant digits; else null. */
+function roundedLiteral(n: Node): (Node & { k: "num" }) | null {
+  const found: (Node & { k: "num" })[] = [];
+  const stack: Node[] = [n];
+  while (stack.length > 0) {
+    const x = stack.pop()!;
+    if (x.k === "num" && x.float && x.dp !== undefined) found.push(x);
+    else stack.push(...children(x));
+  }
+  if (found.length !== 1) return null;
+  const lit = found[0]!;
+  const dp = lit.dp!;
+  const mag = lit.v.n < 0n ? -lit.v.n : lit.v.n;
+  const mantissa = dp >= 0 ? (mag * 10n ** BigInt(dp)) / lit.v.d : mag / (lit.v.d * 10n ** BigInt(-dp));
+  return mantissa >= 10n ? lit : null;
+}
+
+/** "−3.14…" is the approximation −(3.14…): the mark goes outside the sign. */
+function liftApprox(n: Node): Node {
+  if (n.k === "neg" && approxOf(n.arg) !== null) {
+    const a = n.arg as Node & { k: "fn" };
+    return { k: "fn", name: a.name, args: [{ k: "neg", arg: a.args[0]! }] };
+  }
+  return n;
+}
+
+function approxOf(n: Node): (Node & { k: "fn" }) | null {
+  return n.k === "fn" && (n.name === "approx" || n.name === "approx-trunc") ? n : null;
 }
 
 // ---- collections --------------------------------------------------------------------------------------------
@@ -450,11 +790,21 @@ function eqCollections(g: Node, p: Node, ctx: Ctx): boolean {
   if (g.k === "tuple" || p.k === "tuple") {
     // A bare list takes the tuple's order; an explicit set cannot equal a tuple (in strict mode).
     const other = g.k === "tuple" ? p : g;
-    if (other.k === "list") return eqOrdered(gi, pi, ctx);
+    if (other.k === "list") return g.k === "tuple" ? eqOrdered(gi, assignmentOrder(pi), ctx) : eqOrdered(assignmentOrder(gi), pi, ctx);
     return ctx.strict ? false : eqUnordered(gi, pi, ctx);
   }
   if (g.k === "list" && p.k === "list" && ctx.bareLists === "ordered") return eqOrdered(gi, pi, ctx);
   return eqUnordered(gi, pi, ctx);
+}
+
+/**
+ * Assignments to single Latin letters ("b = 7, a = 2") in the order of their names, which is the order of the
+ * tuple they answer ((a, b), (x, y, z)); anything else in the order written.
+ */
+function assignmentOrder(items: Node[]): Node[] {
+  const names = items.map((x) => (x.k === "rel" && x.ops.length === 1 && x.ops[0] === "=" && x.items[0]!.k === "sym" && /^[A-Za-z]$/.test(x.items[0]!.name) ? x.items[0]!.name : null));
+  if (names.some((x) => x === null) || new Set(names).size !== names.length) return items;
+  return items.map((x, k) => [names[k]!, x] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map((x) => x[1]);
 }
 
 function matrixAsVector(m: Node & { k: "matrix" }): Node[] {
@@ -663,6 +1013,11 @@ function liftMarks(n: Node): Node {
 }
 
 function eqScalars(g: Node, p: Node, ctx: Ctx): boolean {
+  const ga = approxOf(liftApprox(g));
+  const pa = approxOf(liftApprox(p));
+  if (ga !== null && pa !== null) return eqNodes(ga.args[0]!, pa.args[0]!, ctx);
+  if (pa !== null) return eqApprox(g, pa, ctx);
+  if (ga !== null) return eqApprox(p, ga, ctx);
   g = liftMarks(g);
   p = liftMarks(p);
   // Percent: 28% matches 28 and 0.28; degrees: 90° matches 90 and π/2.
@@ -773,10 +1128,21 @@ function safeNumeric(n: Node, env: ReadonlyMap<string, C>, ctx: Ctx, st: NumStat
 }
 
 function renameSymbols(n: Node, map: Map<string, string>): Node {
+  return mapLeaves(n, (x) => (x.k === "sym" && map.has(x.name) ? sym(map.get(x.name)!) : x));
+}
+
+/** x replaced by `value` throughout n. */
+function substitute(n: Node, x: string, value: Node): Node {
+  return mapLeaves(n, (leaf) => (leaf.k === "sym" && leaf.name === x ? value : leaf));
+}
+
+/** A copy of a scalar expression with its symbols and numbers mapped by f (other leaves and collections kept). */
+function mapLeaves(n: Node, f: (leaf: Node) => Node): Node {
   const walk = (x: Node): Node => {
     switch (x.k) {
       case "sym":
-        return map.has(x.name) ? sym(map.get(x.name)!) : x;
+      case "num":
+        return f(x);
       case "add":
       case "mul":
         return { k: x.k, args: x.args.map(walk) };

@@ -4,7 +4,7 @@
  * when present, then the latest of \boxed{…} and "Final Answer: …", then weaker cues ("the answer is …",
  * "#### N", **N**), then the last formula or number. Every scan is linear; no regex can backtrack badly.
  */
-import { allBoxed, type BoxedMatch } from "./boxed.js";
+import { APPROX_BEFORE, boxedAnswer } from "./boxed.js";
 import { Budget, BudgetExceeded } from "./budget.js";
 import { UNIT_WORDS } from "./lexer.js";
 import { cleanAnswer, prepare } from "./normalize.js";
@@ -136,7 +136,8 @@ function fromText(s: string, opts: ExtractOptions, budget: Budget, insideAnswerB
   }
   if (format === "boxed") return strong[0]?.value ?? null;
 
-  for (const c of phraseCandidates(s, budget)) (c.strong ? strong : weak).push(c);
+  const medium: Candidate[] = [];
+  for (const c of phraseCandidates(s, budget)) (c.strong ? strong : c.medium === true ? medium : weak).push(c);
   if (format !== "gsm8k") {
     const g = gsm8kAnswer(s);
     if (g !== null) weak.push({ value: g, pos: s.lastIndexOf("####") });
@@ -146,11 +147,13 @@ function fromText(s: string, opts: ExtractOptions, budget: Budget, insideAnswerB
 
   const pick = (cs: Candidate[]): string | null => (cs.length === 0 ? null : cs.reduce((a, b) => (b.pos >= a.pos ? b : a)).value);
   if (opts.preferPhrase) {
-    const p = pick([...strong, ...weak].filter((c) => (c as PhraseCandidate).kind === "final"));
+    const p = pick([...strong, ...medium, ...weak].filter((c) => (c as PhraseCandidate).kind === "final"));
     if (p !== null) return p;
   }
   const s1 = pick(strong);
   if (s1 !== null) return s1;
+  const sm = pick(medium);
+  if (sm !== null) return sm;
   const s2 = pick(weak);
   if (s2 !== null) return s2;
   return fallbackAnswer(s, budget, insideAnswerBlock, opts.fallback ?? true);
@@ -158,60 +161,24 @@ function fromText(s: string, opts: ExtractOptions, budget: Budget, insideAnswerB
 
 // ---- boxed ------------------------------------------------------------------------------------------------
 
-/**
- * The last boxed answer, joined with the boxes just before it when only connectives separate them:
- * "\boxed{1} and \boxed{2}" is the answer "1, 2"; "\boxed{1} … prose … \boxed{2}" is "2".
- */
+/** The last boxed answer, joined with the boxes just before it when only connectives separate them. */
 function boxedGroup(s: string, budget: Budget, join: boolean): Candidate | null {
-  const boxes = allBoxed(s, budget);
-  if (boxes.length === 0) return null;
-  let last = boxes[boxes.length - 1]!;
-  // A box cut off by truncation is trusted only when short (a reference answer written without its brace).
-  if (!last.closed && last.content.length > 200) {
-    boxes.pop();
-    if (boxes.length === 0) return null;
-    last = boxes[boxes.length - 1]!;
-  }
-  // An explicitly empty box is an empty answer (it equals only an empty reference).
-  if (last.content.trim() === "" || !join) return { value: last.content.trim(), pos: last.end };
-  const group: BoxedMatch[] = [last];
-  for (let k = boxes.length - 2; k >= 0; k--) {
-    if (boxes[k]!.content.trim() === "") break;
-    const gap = s.slice(boxes[k]!.end, group[0]!.start);
-    if (!isConnective(gap)) break;
-    group.unshift(boxes[k]!);
-  }
-  const contents: string[] = [];
-  for (const b of group) {
-    const c = b.content.trim();
-    if (!contents.includes(c)) contents.push(c);
-  }
-  return { value: contents.join(", "), pos: last.end };
-}
-
-function isConnective(gap: string): boolean {
-  if (gap.length > 120 || /\n\s*\n/.test(gap)) return false;
-  const t = gap
-    .replace(/\\text\{([^{}]*)\}/g, " $1 ")
-    .replace(/\\(quad|qquad|[,;: !]|\[|\]|\(|\))/g, " ")
-    .replace(/\$/g, " ")
-    .replace(/\s+/g, " ")
-    .trim();
-  if (t === "") return true;
-  if (!/[A-Za-z0-9]/.test(t)) return true;
-  if (/\.\s+[A-Z]/.test(t)) return false;
-  return t.length <= 40 && /(^|[^A-Za-z])(and|or)([^A-Za-z]|$)|,/.test(t);
+  const b = boxedAnswer(s, budget, join);
+  return b === null ? null : { value: b.value, pos: b.end };
 }
 
 // ---- phrases ------------------------------------------------------------------------------------------------
 
 interface PhraseCandidate extends Candidate {
   strong: boolean;
+  /** Between strong and weak: a "final answer" sentence read as math, outranked by any box. */
+  medium?: boolean;
   kind: "final" | "answer";
 }
 
 const FINAL_RE = /final answer/gi;
-const ANSWER_RE = /\banswer\b/gi;
+/** "answer" and its translations: models answering in the question's language write "Réponse : 3,5 €". */
+const ANSWER_RE = /(?<![A-Za-z\u00C0-\u024F])(answer|r[ée]ponse|respuesta|resposta|risposta|antwort)(?![A-Za-z\u00C0-\u024F])/gi;
 
 function phraseCandidates(s: string, budget: Budget): PhraseCandidate[] {
   const out: PhraseCandidate[] = [];
@@ -227,50 +194,65 @@ function phraseCandidates(s: string, budget: Budget): PhraseCandidate[] {
     const c = phraseContent(s, at + "final answer".length, budget);
     if (c === null) continue;
     if (c.boxed) continue; // the boxed candidate covers it
+    // Only an explicit math span ("The final answer is $10,455$.") competes with a box; a value read out of a
+    // sentence is a heuristic, and any box beats it.
     const math = looksLikeMath(c.text);
-    if (math) out.push({ value: c.text, pos: c.end, strong: true, kind: "final" });
+    if (math) out.push({ value: c.text, pos: c.end, strong: c.span, medium: !c.span, kind: "final" });
     else {
       const n = firstNumber(c.text);
-      if (n !== null) out.push({ value: n, pos: c.end, strong: false, kind: "final" });
+      if (n !== null) out.push({ value: c.approx ? `\\approx ${n}` : n, pos: c.end, strong: false, kind: "final" });
     }
   }
-  const answers: number[] = [];
+  const answers: [number, number][] = [];
   ANSWER_RE.lastIndex = 0;
   while ((m = ANSWER_RE.exec(s)) !== null) {
     budget.tick();
     const before = s.slice(Math.max(0, m.index - 6), m.index).toLowerCase();
     if (before.endsWith("final ")) continue;
-    answers.push(m.index);
+    answers.push([m.index, m[0].length]);
   }
-  for (const at of answers.slice(-3)) {
-    const c = phraseContent(s, at + "answer".length, budget);
+  for (const [at, len] of answers.slice(-3)) {
+    const c = phraseContent(s, at + len, budget);
     if (c === null || c.boxed) continue;
     if (looksLikeMath(c.text)) out.push({ value: c.text, pos: c.end, strong: false, kind: "answer" });
-    else if (/^\s*-?\.?\d/.test(c.text)) {
+    else if (/^\s*(\\approx\s*)?-?\.?\d/.test(c.text)) {
       // "the answer is 12 apples": a value right after the cue. Prose after "answer" ("to answer this, note
       // that x = 2 …") is not an answer.
       const n = firstNumber(c.text.slice(0, 60));
-      if (n !== null) out.push({ value: n, pos: c.end, strong: false, kind: "answer" });
+      if (n !== null) out.push({ value: c.approx ? `\\approx ${n}` : n, pos: c.end, strong: false, kind: "answer" });
     }
   }
   return out;
 }
 
-const LEADS = [/^\s*(\*\*)?\s*[:：]\s*(\*\*)?/, /^\s*(is|would be|will be|should be|=|must be)\b\s*[:]?/i, /^\s*(\*\*)+/, /^\s*the final answer\b/i, /^\s*the answer\b/i, /^\s*(therefore|thus|so|hence)\b,?/i];
+const LEADS = [/^\s*(\*\*)?\s*[:：]\s*(\*\*)?/, /^\s*(is|would be|will be|should be|=|must be|est|es|ist|è|é)(?![A-Za-z\u00C0-\u024F])\s*[:]?/i, /^\s*(\*\*)+/, /^\s*the final answer\b/i, /^\s*the answer\b/i, /^\s*(therefore|thus|so|hence)\b,?/i];
+/** Words that mark the value after them as rounded: "is approximately 3.14", "≈ 4.47". */
+const APPROX_LEAD = /^\s*(approximately|approx\.?|about|roughly|around|nearly|\\approx)(?![A-Za-z])\s*/i;
 
-/** The text a phrase announces: a math span if one follows at once, else the rest of the sentence. */
-function phraseContent(s: string, from: number, budget: Budget): { text: string; end: number; boxed: boolean } | null {
+const LEADS_AND_APPROX = [...LEADS, APPROX_LEAD];
+
+/** A sentence that opens with a value ("12 pieces are left", "$38 per day"): the value is the answer. */
+const STARTS_WITH_VALUE = /^(?:\\\$|\$)?\s*-?\.?\d/;
+
+/**
+ * The text a phrase announces: a math span if one follows at once, else the rest of the sentence. `boxed` says
+ * the sentence holds a box (the box is then the answer); `approx` that a word such as "approximately" came
+ * before the value.
+ */
+function phraseContent(s: string, from: number, budget: Budget): { text: string; end: number; boxed: boolean; approx: boolean; span: boolean } | null {
   let rest = s.slice(from, from + 400);
   budget.tick(rest.length >> 4);
   let consumed = 0;
+  let approx = false;
   for (let k = 0; k < 8; k++) {
     let changed = false;
-    for (const re of LEADS) {
+    for (const re of LEADS_AND_APPROX) {
       const m = re.exec(rest);
       if (m && m[0].length > 0) {
         rest = rest.slice(m[0].length);
         consumed += m[0].length;
         changed = true;
+        if (re === APPROX_LEAD) approx = true;
       }
     }
     if (!changed) break;
@@ -279,29 +261,65 @@ function phraseContent(s: string, from: number, budget: Budget): { text: string;
   rest = rest.trimStart();
   consumed += lead;
   if (rest === "") return null;
+  // Inside bold ("**Answer:** **$38** per day", "the answer is **18** apples") the bold run is the value.
+  const lineStart = s.lastIndexOf("\n", from + consumed - 1) + 1;
+  const boldOpen = countOccurrences(s.slice(lineStart, from + consumed), "**") % 2 === 1;
   const span = leadingMathSpan(rest);
   let text: string;
   let used: number;
+  let boxed: boolean;
   if (span !== null) {
     text = span.content;
     used = span.length;
+    // "$a = 2$ and $b = 7$": spans joined by connectives are one answer.
+    for (let k = 0; k < 8; k++) {
+      const join = /^\s*(?:,\s*(?:and|or)?|and|or)\s+(?=\$|\\\()/i.exec(rest.slice(used)) ?? /^\s*,\s*(?=\$|\\\()/.exec(rest.slice(used));
+      if (join === null) break;
+      const next = leadingMathSpan(rest.slice(used + join[0].length));
+      if (next === null) break;
+      text += `, ${next.content}`;
+      used += join[0].length + next.length;
+    }
+    boxed = /\\(boxed|fbox)/.test(text);
   } else {
     used = sentenceEnd(rest);
     text = rest.slice(0, used);
-    // "The largest $n$ is 34": the value follows the last "is".
-    const isAt = text.search(/\s(is|are|equals)\s(?![^$]*\$[^$]*$)/);
+    if (boldOpen) {
+      const close = text.indexOf("**");
+      if (close > 0) text = text.slice(0, close);
+    }
+    // A box anywhere in the sentence is the answer ("**Final Answer:** \boxed{30} elves are left.").
+    boxed = /\\(boxed|fbox)/.test(text);
+    // "The largest $n$ is 34": the value follows the last "is". Not when the sentence opens with its value
+    // ("12 pieces are left"): what follows "are" there is prose, never the answer.
+    const isAt = STARTS_WITH_VALUE.test(text) ? -1 : text.search(/\s(is|are|equals)\s(?![^$]*\$[^$]*$)/);
     if (isAt >= 0) {
       const after = text.slice(isAt).replace(/^\s(is|are|equals)\s/, "");
       const lastIs = lastIndexOfWord(after, ["is", "are", "equals"]);
-      text = lastIs >= 0 ? after.slice(lastIs) : after;
-      const inner = leadingMathSpan(text.trimStart());
-      if (inner !== null) text = inner.content;
+      let narrowed = lastIs >= 0 ? after.slice(lastIs) : after;
+      const inner = leadingMathSpan(narrowed.trimStart());
+      if (inner !== null) narrowed = inner.content;
+      // Words alone after "is" are the answer only when no value came before them.
+      if (/[\d\\$]/.test(narrowed) || !/\d/.test(text.slice(0, isAt))) text = narrowed;
+      const a = APPROX_LEAD.exec(text);
+      if (a !== null) {
+        approx = true;
+        text = text.slice(a[0].length);
+        const m2 = leadingMathSpan(text.trimStart());
+        if (m2 !== null) text = m2.content;
+      }
     }
   }
-  const boxed = /\\(boxed|fbox)/.test(text);
   text = cleanSpan(text);
   if (text === "") return null;
-  return { text, end: from + consumed + used, boxed };
+  if (approx && !/\\approx|\\sim/.test(text) && /\d/.test(text)) text = `\\approx ${text}`;
+  return { text, end: from + consumed + used, boxed, approx, span: span !== null };
+}
+
+function countOccurrences(s: string, needle: string): number {
+  let n = 0;
+  for (let k = s.indexOf(needle); k >= 0; k = s.indexOf(needle, k + needle.length)) n++;
+  return n;
 }
 
 function lastIndexOfWord(s: string, words: string[]): number {
@@ -355,7 +373,7 @@ function cleanSpan(t: string): string {
     x = x.replace(/^\*\*+|\*\*+$/g, "").trim();
     const span = leadingMathSpan(x);
     if (span !== null && span.length === x.length) x = span.content.trim();
-    x = x.replace(/[.,;:!]+$/, "").trim();
+    if (!/\d\.{3}$/.test(x)) x = x.replace(/[.,;:!]+$/, "").trim();
     if (x === before) break;
   }
   return x;
@@ -375,7 +393,11 @@ export function looksLikeMath(t: string): boolean {
   return prose.length === 1 && stripped.trim().split(/\s+/).length <= 2;
 }
 
-const NUMBER_RE = /-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s*\/\s*\d+(?:\.\d+)?)?/g;
+/**
+ * A number in prose: thousands separators (1,234), a decimal point, or a decimal comma with one or two digits
+ * ("3,5 €"; not in a run such as "1,2,3"), and an optional "/ d" denominator.
+ */
+const NUMBER_RE = /-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+|(?<!\d,\d+),\d{1,2}(?![\d,]))?(?:\s*\/\s*\d+(?:\.\d+)?)?/g;
 
 function firstNumber(t: string): string | null {
   NUMBER_RE.lastIndex = 0;
@@ -421,7 +443,11 @@ function fallbackAnswer(s: string, budget: Budget, insideAnswerBlock: boolean, f
     const span = lastMathSpan(t, budget);
     return span === null ? null : cleanSpan(span.content) || null;
   }
-  if ((t.length <= 200 || insideAnswerBlock) && looksLikeMath(t)) {
+  // "So $y \approx 4.47$.": words outside a math span make the span, not the whole text, the answer.
+  // Connectives between spans ("$1$ and $2$") keep the whole text a list.
+  const outside = t.includes("$") ? t.replace(/\$[^$]*\$/g, " ").replace(/\\[A-Za-z]+/g, " ") : "";
+  const wordsOutsideSpans = (outside.match(/[A-Za-z]{2,}/g) ?? []).some((w) => !/^(and|or)$/i.test(w));
+  if ((t.length <= 200 || insideAnswerBlock) && !wordsOutsideSpans && looksLikeMath(t)) {
     const c = cleanAnswer(t, budget);
     return c === "" ? null : c;
   }
@@ -440,14 +466,31 @@ function fallbackAnswer(s: string, budget: Budget, insideAnswerBlock: boolean, f
     num = m;
   }
   const numEnd = num === null ? -1 : num.index + num[0].length;
-  if (span !== null && span.end >= numEnd) return cleanSpan(span.content) || null;
-  if (num !== null) return num[0].replace(/\s+/g, "").replace(/\.$/, "");
+  if (span !== null && span.end >= numEnd) {
+    // "$x = 3$ or $x = -4$": spans joined by connectives are one answer.
+    const parts = [cleanSpan(span.content)];
+    let before = t.slice(0, span.start);
+    for (let k = 0; k < 8; k++) {
+      const m = /(?:^|[^$\\])\$([^$]+)\$\s*(?:,\s*(?:and|or)?|and|or)\s*$/i.exec(before.slice(-240));
+      if (m === null) break;
+      parts.unshift(cleanSpan(m[1]!));
+      before = before.slice(0, before.length - m[0].length + (m[0].startsWith("$") ? 0 : 1));
+    }
+    return parts.filter((x) => x !== "").join(", ") || null;
+  }
+  if (num !== null) {
+    let value = num[0].replace(/\s+/g, "").replace(/\.$/, "");
+    const scale = /^\s*(thousand|million|billion|trillion)\b/i.exec(t.slice(numEnd, numEnd + 12));
+    if (scale !== null) value += ` \\text{ ${scale[1]!.toLowerCase()}}`;
+    // "… is approximately 15.71 cm": the value is marked as rounded.
+    return APPROX_BEFORE.test(t.slice(Math.max(0, num.index - 20), num.index)) ? `\\approx ${value}` : value;
+  }
   return null;
 }
 
 /** The last $…$, $$…$$, \(…\) or \[…\] in the text (escaped \$ is not a delimiter). */
-function lastMathSpan(s: string, budget: Budget): { content: string; end: number } | null {
-  let best: { content: string; end: number } | null = null;
+function lastMathSpan(s: string, budget: Budget): { content: string; start: number; end: number } | null {
+  let best: { content: string; start: number; end: number } | null = null;
   let k = 0;
   // Next occurrence of each opening delimiter, recomputed only once passed (keeps the scan linear).
   const next = { d: -2, b1: -2, b2: -2 };
@@ -501,7 +544,7 @@ function lastMathSpan(s: string, budget: Budget): { content: string; end: number
       continue;
     }
     const content = s.slice(at + open.length, end);
-    if (content.trim() !== "") best = { content, end: end + close.length };
+    if (content.trim() !== "") best = { content, start: at, end: end + close.length };
     k = end + close.length;
   }
   return best;

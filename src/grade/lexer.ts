@@ -55,6 +55,10 @@ const TEXT_CMDS = new Set(["text", "textbf", "textit", "textrm", "texttt", "text
 const FONT_CMDS = new Set(["mathrm", "mathbf", "mathit", "mathsf", "mathtt", "boldsymbol", "bm", "mathcal", "mathbb", "mathfrak", "mathnormal", "operatorname", "operatorname*", "mathscr", "pmb", "rm", "bf", "it"]);
 const MATRIX_ENVS = new Set(["pmatrix", "bmatrix", "Bmatrix", "vmatrix", "Vmatrix", "matrix", "smallmatrix", "array", "psmallmatrix", "bsmallmatrix"]);
 
+/** Commands that, around i, j or k, write the unit vectors of the axes. */
+const BASIS_CMDS = new Set(["mathbf", "boldsymbol", "bm", "hat", "vec", "widehat", "pmb"]);
+const BASIS_NAMES: Record<string, string> = { i: "i", j: "j", k: "k", "\\imath": "i", "\\jmath": "j", "\\hat{i}": "i", "\\hat{j}": "j", "\\hat{k}": "k" };
+
 const OPS: Record<string, string> = {
   cdot: "*", times: "*", ast: "*", div: "/", pm: "±", mp: "∓", plusmn: "±",
   le: "<=", leq: "<=", leqslant: "<=", leqq: "<=", ge: ">=", geq: ">=", geqslant: ">=", geqq: ">=",
@@ -119,8 +123,18 @@ export const UNIT_WORDS = new Set([
   "liter", "liters", "litre", "litres", "l", "ml", "gallon", "gallons", "cup", "cups", "degree", "degrees", "radian",
   "radians", "rad", "people", "students", "ways", "times", "points", "marbles", "pieces", "items", "books", "apples",
   "coins", "tiles", "cubes", "steps", "games", "numbers", "integers", "digits", "boxes", "balls", "cookies", "pages",
-  "squared", "cubed", "per", "each", "percent", "percentage", "pct",
+  "squared", "cubed", "per", "each", "percent", "percentage", "pct", "rupee", "rupees", "yen",
+  "left", "remaining", "remain", "total", "altogether",
 ]);
+
+/** A unit word as written: "cm", "mL", "USD" — but not an all-capitals name such as a segment "CM". */
+function isUnitWord(run: string): boolean {
+  if (UNIT_WORDS.has(run)) return true;
+  if (run === run.toUpperCase()) return CURRENCY_CODES.has(run);
+  return UNIT_WORDS.has(run.toLowerCase());
+}
+
+const CURRENCY_CODES = new Set(["USD", "EUR", "GBP", "INR", "JPY", "CAD", "AUD", "CHF", "CNY", "RMB"]);
 
 export function lex(src: string, budget: Budget, opts: LexOptions = {}): Tok[] {
   const out: Tok[] = [];
@@ -182,7 +196,7 @@ export function lex(src: string, budget: Budget, opts: LexOptions = {}): Tok[] {
     else if (run === "percent" || run === "percentage" || run === "pct") push({ t: "op", v: "%", space });
     else if (run === "degrees" || run === "degree" || run === "deg") push({ t: "cmd", name: "deg", space });
     else if (run === "mod") push({ t: "op", v: "mod", space });
-    else if (run.length >= 4 || (UNIT_WORDS.has(run) && run.length >= 2 && space)) push({ t: "word", text: run, space });
+    else if (run.length >= 4 || (isUnitWord(run) && run.length >= 2 && space)) push({ t: "word", text: run, space });
     else for (const ch of run) push({ t: "id", name: ch, space: out.length === 0 ? false : space });
   };
 
@@ -221,11 +235,26 @@ export function lex(src: string, budget: Budget, opts: LexOptions = {}): Tok[] {
           }
         }
       }
+      // A period in parentheses: 0.(3), 0.1(6) — as 0.\overline{3}, 0.1\overline{6}.
+      if (j < n && src[j] === "." && periodAt(src, j + 1) !== null) {
+        const m = periodAt(src, j + 1)!;
+        push({ t: "num", text: text + ".", space });
+        for (const tok of [{ t: "cmd", name: "overline" }, { t: "op", v: "{" }, { t: "num", text: m[1]! }, { t: "op", v: "}" }] as const) out.push({ ...tok, space: false });
+        i = j + 1 + m[0].length;
+        continue;
+      }
       if (j < n && src[j] === "." && j + 1 < n && /\d/.test(src[j + 1]!)) {
         let k = j + 1;
         while (k < n && /\d/.test(src[k]!)) k++;
         text += src.slice(j, k);
         j = k;
+        const m = periodAt(src, j);
+        if (m !== null) {
+          push({ t: "num", text, space });
+          for (const tok of [{ t: "cmd", name: "overline" }, { t: "op", v: "{" }, { t: "num", text: m[1]! }, { t: "op", v: "}" }] as const) out.push({ ...tok, space: false });
+          i = j + m[0].length;
+          continue;
+        }
       } else if (opts.decimalComma && j < n && src[j] === "," && j + 1 < n && /\d/.test(src[j + 1]!)) {
         let k = j + 1;
         while (k < n && /\d/.test(src[k]!)) k++;
@@ -321,6 +350,16 @@ export function lex(src: string, budget: Budget, opts: LexOptions = {}): Tok[] {
         i = end;
         push({ t: "text", text: arg.replace(/\$/g, "").trim(), space });
         continue;
+      }
+      if (BASIS_CMDS.has(name)) {
+        // \mathbf{i}, \hat{j}, \vec{k}: the unit vectors of the axes.
+        const [arg, end] = readArg(i);
+        const unit = BASIS_NAMES[arg.trim()];
+        if (unit !== undefined) {
+          push({ t: "id", name: `basis:${unit}`, space });
+          i = end;
+          continue;
+        }
       }
       if (FONT_CMDS.has(name)) {
         const [arg, end] = readArg(i);
@@ -510,6 +549,11 @@ export function lex(src: string, budget: Budget, opts: LexOptions = {}): Tok[] {
     }
   }
   return out;
+}
+
+/** "(3)" or "(142857)" at p: the repeating digits of 0.(3), 0.(142857). */
+function periodAt(src: string, p: number): RegExpExecArray | null {
+  return src[p] === "(" ? /^\((\d{1,12})\)/.exec(src.slice(p, p + 15)) : null;
 }
 
 function isDigits3(s: string, p: number): boolean {

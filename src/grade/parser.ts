@@ -32,6 +32,11 @@ const FUNCTION_NAMES = new Set([
   "ln", "log", "lg", "exp", "max", "min", "gcd", "lcm", "det", "sgn", "sign", "cis", "Re", "Im", "arg",
 ]);
 
+/** Words after a value that mark it as rounded: "(approx.)", "\text{ (rounded to two decimal places)}". */
+const APPROX_WORDS = /^\W*(approx|approximately|rounded|about)\b/i;
+/** Words that scale the number before them. */
+const MULTIPLIERS: Record<string, number> = { thousand: 3, million: 6, billion: 9, trillion: 12 };
+
 function isSeparatorText(text: string): boolean {
   const t = text.trim().toLowerCase();
   if (t === "," || t === ";" || t === "") return t !== "";
@@ -100,15 +105,35 @@ class Parser {
     // Leading "=" or ":" (from "answer: …" remnants) carries nothing.
     while (this.isOp("=") || this.isOp(":")) this.pos++;
     const items = this.parseList();
+    const seps = this.lastSeps;
     if (this.pos < this.toks.length) throw new ParseError("unexpected token");
     if (items.length === 0) throw new ParseError("empty answer");
     if (items.length === 1) return items[0]!;
+    // "x=1, y=2; x=2, y=1": semicolons separate solutions, commas the parts of one solution.
+    if (seps.includes(";") && seps.some((x) => x !== ";")) {
+      const groups: Node[][] = [[items[0]!]];
+      seps.forEach((sep, k) => {
+        if (sep === ";") groups.push([]);
+        groups[groups.length - 1]!.push(items[k + 1]!);
+      });
+      return { k: "list", items: groups.map((g) => (g.length === 1 ? g[0]! : { k: "list", items: g })) };
+    }
     // "n = 1, 2, 3": an assignment followed by bare values assigns the whole list.
     const first = items[0]!;
     if (first.k === "rel" && first.ops.length === 1 && first.ops[0] === "=" && items.slice(1).every((x) => x.k !== "rel")) {
       return { k: "rel", ops: ["="], items: [first.items[0]!, { k: "list", items: [first.items[1]!, ...items.slice(1)] }] };
     }
-    return { k: "list", items };
+    return withJoiner({ k: "list", items }, seps);
+  }
+
+  /** The kind of the separator at the current token: ",", ";", "and", "or" or "\\\\" (a line break). */
+  private separatorKind(): string {
+    const t = this.peek()!;
+    if (t.t === "op") return t.v;
+    const text = (t as { text: string }).text.trim().toLowerCase();
+    if (/(^|[^a-z])or([^a-z]|$)/.test(text)) return "or";
+    if (/(^|[^a-z])and([^a-z]|$)/.test(text)) return "and";
+    return text;
   }
 
   private isSeparator(): boolean {
@@ -119,21 +144,39 @@ class Parser {
     return false;
   }
 
+  /** Separators between the items of the last list parsed (one per gap; a word wins over a comma beside it). */
+  private lastSeps: string[] = [];
+
   private parseList(): Node[] {
     this.enter();
     const items: Node[] = [];
+    const seps: string[] = [];
     while (this.isSeparator()) this.pos++;
     while (!this.atCloser()) {
       items.push(this.parseRelation());
       if (!this.isSeparator()) break;
-      while (this.isSeparator()) this.pos++;
+      let sep = "";
+      while (this.isSeparator()) {
+        const kind = this.separatorKind();
+        if (sep === "" || kind === "and" || kind === "or" || (kind === ";" && sep === ",")) sep = kind;
+        this.pos++;
+      }
+      if (!this.atCloser()) seps.push(sep);
     }
     this.leave();
+    this.lastSeps = seps;
     return items;
   }
 
   private parseRelation(): Node {
     this.enter();
+    // "≈ 4.47": an approximate value.
+    if (this.isOp("~")) {
+      this.pos++;
+      const r = approx(this.parseSetOps());
+      this.leave();
+      return r;
+    }
     const items: Node[] = [this.parseSetOps()];
     const ops: RelOp[] = [];
     for (;;) {
@@ -158,8 +201,14 @@ class Parser {
       if (t === undefined || t.t !== "op" || !REL_OPS.has(t.v)) break;
       this.pos++;
       if (t.v === "~") {
-        // "= 1/3 ≈ 0.33": the approximation adds nothing to an exact answer.
-        if (!this.atCloser() && !this.isSeparator()) this.parseSetOps();
+        if (this.atCloser() || this.isSeparator()) continue;
+        const value = this.parseSetOps();
+        // "y ≈ 4.47": the name's value is approximate. "= 1/3 ≈ 0.33": the approximation adds nothing to an exact
+        // answer before it.
+        if (isApproxTarget(items[items.length - 1]!)) {
+          ops.push("=");
+          items.push(approx(value));
+        }
         continue;
       }
       if (t.v === "⇒") {
@@ -241,6 +290,8 @@ class Parser {
     this.enter();
     let acc = this.parseUnary();
     let factors = 1;
+    // "4.47 (approx.)", "4.47 \text{ (rounded)}": a mark after the value that makes it approximate.
+    let approximate = false;
     for (;;) {
       const t = this.peek();
       if (t === undefined) break;
@@ -284,8 +335,23 @@ class Parser {
         acc = { k: "deg", arg: acc };
         continue;
       }
+      // "38 (dollars)": a unit in parentheses.
+      if (t.t === "op" && t.v === "(" && (this.peek(1)?.t === "word" || this.peek(1)?.t === "text") && this.isOp(")", 2)) {
+        const inner = this.peek(1) as { text: string };
+        if (APPROX_WORDS.test(inner.text)) approximate = true;
+        this.pos += 3;
+        continue;
+      }
       if (t.t === "text" || t.t === "word") {
         if (t.t === "text" && isSeparatorText(t.text)) break;
+        if (APPROX_WORDS.test(t.text)) approximate = true;
+        // "1.5 million": a multiplier word.
+        const scale = MULTIPLIERS[t.text.trim().toLowerCase()];
+        if (scale !== undefined) {
+          this.pos++;
+          acc = mulJoin(acc, num(rat(10n ** BigInt(scale))));
+          continue;
+        }
         // Trailing unit text: "10\text{ units}", "35 cm", "864 \mbox{ inches}^2".
         this.pos++;
         if (this.isOp("^")) {
@@ -315,7 +381,7 @@ class Parser {
       break;
     }
     this.leave();
-    return acc;
+    return approximate ? approx(acc) : acc;
   }
 
   private startsFactorAfter(): boolean {
@@ -438,10 +504,14 @@ class Parser {
         return { k: "text", text: t.text };
       case "text": {
         const inner = t.text.trim();
+        if (/^(all |the set of )?real numbers$|^all reals$/i.test(inner)) return { k: "interval", lo: { k: "neg", arg: sym("inf") }, hi: sym("inf"), loOpen: true, hiOpen: true };
         if (/^[-+]?[\d.,\s]+$/.test(inner) && /\d/.test(inner)) {
           const sub = parseAnswer(inner, this.budget, this.opts);
           return sub;
         }
+        // "\text{12 pieces}": a number and the words after it, which are its unit.
+        const counted = /^([-+]?\d[\d,]*(?:\.\d+)?)\s+[A-Za-z][A-Za-z\s]*$/.exec(inner);
+        if (counted !== null) return parseAnswer(counted[1]!, this.budget, this.opts);
         return { k: "text", text: inner };
       }
       case "env":
@@ -457,6 +527,13 @@ class Parser {
     const v = ratFromDecimal(text);
     if (v === null) throw new ParseError(`bad number ${text}`);
     const float = text.includes(".") || /e/i.test(text);
+    // "0.333…" repeats its period; "3.14159…" is a truncated value.
+    if (float && this.isOp("dots")) {
+      this.pos++;
+      const rep = repeatingTail(text);
+      if (rep !== null) return num(repeatingDecimal(rep[0], rep[1]));
+      return { k: "fn", name: "approx-trunc", args: [numWithPlaces(v, text)] };
+    }
     // Base subscript: 52_8, 4210_{5}. The question fixes the base, so the answer is its digits: "52_8" and
     // "52" are the same answer, while 42 (the value in base ten) is not what was asked for.
     if (this.isOp("_")) {
@@ -466,8 +543,8 @@ class Parser {
       if (b.k === "num" && b.v.d === 1n && b.v.n >= 2n && b.v.n <= 36n && !float) return num(v);
       this.pos = save;
     }
-    // Repeating decimal: 0.\overline{3}, 0.1\overline{6}.
-    if (this.isCmd("overline") && /^\d*\.\d*$/.test(text + (text.includes(".") ? "" : "."))) {
+    // Repeating decimal: 0.\overline{3}, 0.1\overline{6}, 0.\dot{3}.
+    if ((this.isCmd("overline") || this.isCmd("decor")) && /^\d*\.\d*$/.test(text + (text.includes(".") ? "" : "."))) {
       const save = this.pos;
       this.pos++;
       const argTok = this.peek();
@@ -482,7 +559,7 @@ class Parser {
       if (/^\d+$/.test(digits)) return num(repeatingDecimal(text.includes(".") ? text : text + ".", digits));
       this.pos = save;
     }
-    return num(v, float);
+    return float ? numWithPlaces(v, text) : num(v);
   }
 
   private readSubscriptKey(): string {
@@ -673,6 +750,8 @@ class Parser {
         return items.length === 1 ? items[0]! : { k: "list", items };
       }
       case "\\{": {
+        const builder = this.trySetBuilder();
+        if (builder !== null) return builder;
         const items = this.parseList();
         this.expectOp("\\}");
         return { k: "set", items };
@@ -711,6 +790,35 @@ class Parser {
     }
   }
 
+  /**
+   * Set-builder notation, "\{x \mid x > 3\}", "\{x : x \ge 3\}", "\{x \in \mathbb{R} \mid x \neq 1\}": the set the
+   * condition describes, that is the condition itself (comparison reads a one-variable inequality as a set).
+   */
+  private trySetBuilder(): Node | null {
+    const t = this.peek();
+    if (t?.t !== "id") return null;
+    let k = 1;
+    if (this.isOp("in", 1)) {
+      // Only the real line as a domain: \mathbb{R}.
+      if (!this.isCmd("reals", 2)) return null;
+      k = 3;
+    }
+    if (!(this.isOp("|", k) || this.isOp(":", k))) return null;
+    const save = this.pos;
+    try {
+      this.pos += k + 1;
+      const items = this.parseList();
+      const seps = this.lastSeps;
+      this.expectOp("\\}");
+      if (items.length === 0) throw new ParseError("empty set-builder condition");
+      return items.length === 1 ? items[0]! : withJoiner({ k: "list", items }, seps);
+    } catch (e) {
+      if (!(e instanceof ParseError)) throw e;
+      this.pos = save;
+      return null;
+    }
+  }
+
   private finishBracketed(open: string): Node {
     const saveAbs = this.absDepth;
     this.absDepth = 0;
@@ -730,6 +838,50 @@ class Parser {
     }
     return { k: "tuple", items, open, close };
   }
+}
+
+/** A list whose items were all joined by "and" (or by "or") remembers it. */
+function withJoiner(list: Node & { k: "list" }, seps: string[]): Node {
+  if (seps.includes("or")) list.joiner = "or";
+  else if (seps.includes("and")) list.joiner = "and";
+  return list;
+}
+
+/** An approximate value, "≈ 4.47". */
+function approx(value: Node): Node {
+  if (value.k === "fn" && (value.name === "approx" || value.name === "approx-trunc")) return value;
+  return { k: "fn", name: "approx", args: [value] };
+}
+
+/** "y ≈ 4.47", "x_1 ≈ 1.41", "f(2) ≈ 0.3": a name whose value follows, approximately. */
+function isApproxTarget(n: Node): boolean {
+  if (n.k === "sym") return n.name !== "pi" && n.name !== "e" && n.name !== "i" && n.name !== "inf";
+  return n.k === "fn" && n.name.startsWith("apply:");
+}
+
+/** A decimal literal with the decimal places it was written with: "4.50" → 2, "1.5e-3" → 4, "1.5e3" → −2. */
+function numWithPlaces(v: Rational, text: string): Node {
+  const m = /^[+-]?\d*(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(text);
+  const dp = m === null ? undefined : (m[1] ?? "").length - Number(m[2] ?? "0");
+  return { k: "num", v, float: true, dp };
+}
+
+/**
+ * The period of a decimal written before "…": "0.333" → ["0.", "3"], "0.1666" → ["0.1", "6"], "1.2121" →
+ * ["1.", "21"]. The last digits must repeat at least twice; null when they do not ("3.14159…").
+ */
+function repeatingTail(text: string): [string, string] | null {
+  const m = /^(\d*)\.(\d+)$/.exec(text);
+  if (m === null) return null;
+  const frac = m[2]!;
+  for (let p = 1; p <= 6 && 2 * p <= frac.length; p++) {
+    const block = frac.slice(frac.length - p);
+    if (frac.slice(frac.length - 2 * p, frac.length - p) !== block) continue;
+    let start = frac.length - 2 * p;
+    while (start - p >= 0 && frac.slice(start - p, start) === block) start -= p;
+    return [`${m[1] ?? ""}.${frac.slice(0, start)}`, block];
+  }
+  return null;
 }
 
 function mulJoin(a: Node, b: Node): Node {

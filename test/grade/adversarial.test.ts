@@ -44,6 +44,18 @@ const ADVERSARIAL: [string, string][] = [
   ["0^0 and i^i", "0^0 + i^i"],
   ["unknown commands", "\\zz\\yy\\xx{1}{2}"],
   ["think without end", "<think>" + "wait ".repeat(20_000)],
+  // Paths added for real reasoning-model answers (issue 16).
+  ["union of 300 intervals against an inequality", Array.from({ length: 300 }, (_, k) => `[${2 * k}, ${2 * k + 1}]`).join(" \\cup ") + " = x^2 + \\sin x > 3"],
+  ["2,000 inequalities joined by and", Array.from({ length: 2000 }, (_, k) => `x > ${k}`).join(" \\text{ and } ")],
+  ["power of a big matrix", "\\begin{pmatrix}" + Array.from({ length: 30 }, () => Array.from({ length: 30 }, (_, j) => String(j)).join("&")).join("\\\\") + "\\end{pmatrix}^8"],
+  ["sum of 2,000 tuples", Array.from({ length: 2000 }, () => "(1, 2)").join(" + ")],
+  ["3,000 repeating digits before dots", "0." + "3".repeat(3000) + "..."],
+  ["approximation with 2,000 digits", "\\approx " + "1".repeat(2000) + ".5"],
+  ["10,000 spans joined by and", "$1$ and ".repeat(10_000) + "$2$"],
+  ["answer line of 20,000 sentences", "**Answer:** " + "12 pieces are left. ".repeat(20_000)],
+  ["10,000 bold markers", "**a ".repeat(10_000) + " answer: 3"],
+  ["unit vectors in a long sum", Array.from({ length: 3000 }, (_, k) => `${k}\\mathbf{${"ijk"[k % 3]}}`).join(" + ")],
+  ["20,000 semicolons", "x=1, y=2; ".repeat(20_000)],
 ];
 
 describe("adversarial inputs return a verdict within the bound", () => {

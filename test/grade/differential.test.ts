@@ -1,7 +1,7 @@
 /**
  * Differential test against Python math-verify (the project venv's PyPI package, called through
  * test/reference/math_verify_grader.py) on pairs generated from the benchmark answers by rewrites whose effect
- * on equivalence is known (test/grade/rewrites.ts). Requires agreement ≥ 97%; writes every disagreement to a
+ * on equivalence is known (test/grade/rewrites.ts). Requires agreement ≥ 98.5%; writes every disagreement to a
  * file (path printed) and requires that on each one our verdict is the one the rewrite's label supports, and
  * that its rewrite rule is explained in docs/GRADER.md.
  */
@@ -21,7 +21,7 @@ interface MvVerdict {
 }
 
 describe("differential test against Python math-verify", () => {
-  it("agrees on ≥ 97% of ≥ 2,000 generated pairs; where it does not, ours matches the label", () => {
+  it("agrees on ≥ 98.5% of ≥ 2,000 generated pairs; where it does not, ours matches the label", () => {
     const python = requireVenvPython();
     const pairs = generatePairs();
     expect(pairs.length).toBeGreaterThanOrEqual(2000);
@@ -65,7 +65,7 @@ describe("differential test against Python math-verify", () => {
         `agreement ${agree}/${n} = ${pct(agree)}; accuracy vs labels: ours ${oursRight}/${n} = ${pct(oursRight)}, ` +
         `math-verify ${mvRight}/${n} = ${pct(mvRight)}; ${disagreements.length} disagreements written to ${file}`,
     );
-    expect(agree / n).toBeGreaterThanOrEqual(0.97);
+    expect(agree / n).toBeGreaterThanOrEqual(0.985);
     expect(oursWrong).toEqual([]);
     const documented = documentedIds(readFileSync(join(repoRoot, "docs", "GRADER.md"), "utf8"), "differential-disagreements");
     expect([...disagreementRules].filter((r) => !documented.has(r))).toEqual([]);
