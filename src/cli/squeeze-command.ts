@@ -94,12 +94,7 @@ export async function runSqueezeCommand<F extends SqueezeFlags>(flags: F, spec: 
     },
   });
 
-  let mode;
-  try {
-    mode = progressModeFrom({ progress: flags.progress, json: flags.json });
-  } catch (err) {
-    throw new UserError(err instanceof Error ? err.message : String(err));
-  }
+  const mode = progressModeFrom({ progress: flags.progress, json: flags.json });
   const progress = createProgress({ mode });
   const argv = process.argv.slice(2);
   const resumeArgv = spec.creates && flags.out === undefined ? [...argv, "--out", dir] : argv;

@@ -21,7 +21,7 @@ import { fingerprint } from "../store/json.js";
 import type { ProgressReporter } from "../util/progress.js";
 import { benchmarkMetrics, type BenchmarkMetrics, type SampleRecord } from "./metrics.js";
 import { PAPER_SYSTEM, CHAT_INSTRUCTION, type PromptPreset } from "../sampling/prompts.js";
-import { sampleProblem } from "../sampling/sample-problem.js";
+import { sampledResponseColumns, sampleProblem } from "../sampling/sample-problem.js";
 
 export const EVAL_STAGE = "eval";
 /** Bump when the evaluation's algorithm changes in a way that changes stored records. */
@@ -52,13 +52,7 @@ export const evalSamplesTable = defineTable<EvalSampleRow>()({
   columns: {
     benchmark: "text",
     problemId: "text",
-    sampleIndex: "integer",
-    text: "text",
-    tokens: "integer",
-    finishReason: "text",
-    stopReason: { type: "json", optional: true },
-    extracted: { type: "text", optional: true },
-    correct: "boolean",
+    ...sampledResponseColumns,
     level: { type: "integer", optional: true },
     subject: { type: "text", optional: true },
   },

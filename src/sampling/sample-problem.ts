@@ -38,6 +38,17 @@ export interface SampledResponse {
   correct: boolean;
 }
 
+/** The run-store columns of a SampledResponse, for every table that stores sampled responses (eval, squeeze). */
+export const sampledResponseColumns = {
+  sampleIndex: "integer",
+  text: "text",
+  tokens: "integer",
+  finishReason: "text",
+  stopReason: { type: "json", optional: true },
+  extracted: { type: "text", optional: true },
+  correct: "boolean",
+} as const;
+
 export interface SampledProblem {
   /** The prompt exactly as sent. */
   prompt: string;

@@ -10,6 +10,7 @@
  * Pair exports (TRL, LLaMA-Factory) are derived from these, never the other way round.
  */
 import type { FinishReason } from "../engines/engine.js";
+import { sampledResponseColumns } from "../sampling/sample-problem.js";
 import { defineTable } from "../store/index.js";
 
 export interface ProblemRow {
@@ -50,13 +51,7 @@ export const samplesTable = defineTable<SampleRow>()({
   key: ["problemId", "sampleIndex"],
   columns: {
     problemId: "text",
-    sampleIndex: "integer",
-    text: "text",
-    tokens: "integer",
-    finishReason: "text",
-    stopReason: { type: "json", optional: true },
-    extracted: { type: "text", optional: true },
-    correct: "boolean",
+    ...sampledResponseColumns,
     level: { type: "integer", optional: true },
   },
   description: "stage-1 samples: N graded responses per training problem",

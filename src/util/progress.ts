@@ -17,6 +17,7 @@
  * usual CLI flags (`--progress <mode>`, `--json`).
  */
 import cliProgress from "cli-progress";
+import { UserError } from "./errors.js";
 
 export type ProgressMode = "auto" | "bar" | "plain" | "json" | "none";
 export const PROGRESS_MODES: readonly ProgressMode[] = ["auto", "bar", "plain", "json", "none"];
@@ -64,7 +65,7 @@ export interface ProgressOptions {
 export function progressModeFrom(flags: { progress?: string; json?: boolean }): ProgressMode {
   if (flags.progress !== undefined) {
     if (!(PROGRESS_MODES as readonly string[]).includes(flags.progress)) {
-      throw new Error(`--progress must be one of ${PROGRESS_MODES.join(", ")}; got "${flags.progress}"`);
+      throw new UserError(`--progress: expected one of ${PROGRESS_MODES.join(", ")}, got "${flags.progress}"`);
     }
     return flags.progress as ProgressMode;
   }

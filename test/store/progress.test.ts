@@ -89,7 +89,7 @@ describe("progress reporting", () => {
     expect(progressModeFrom({})).toBe("auto");
     expect(progressModeFrom({ json: true })).toBe("json");
     expect(progressModeFrom({ json: true, progress: "plain" })).toBe("plain");
-    expect(() => progressModeFrom({ progress: "fancy" })).toThrow(/--progress must be one of auto, bar, plain, json, none/);
+    expect(() => progressModeFrom({ progress: "fancy" })).toThrow(/--progress: expected one of auto, bar, plain, json, none, got "fancy"/);
     expect(createProgress({ mode: "none" })).toBe(silentProgress);
     expect(formatDuration(3725)).toBe("1h02m");
     expect(formatDuration(null)).toBe("?");

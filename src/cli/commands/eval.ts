@@ -7,7 +7,6 @@
  */
 import type { Command } from "commander";
 import type { RunConfig } from "../../config/schema.js";
-import { UserError } from "../../util/errors.js";
 import { parseList, positiveInt, skipBadRowsOption } from "../options.js";
 import { addRunFlags, addSamplingFlags, resolveRunConfig, type RunFlags, type SamplingFlags } from "../run-flags.js";
 
@@ -75,12 +74,7 @@ export function register(program: Command): void {
       const { canonicalDatasetName, skippedRowsWarning } = await import("../../data/index.js");
 
       const config = await resolveRunConfig(flags, { sampling: "evaluation", extra: (base) => evalOverrides(flags, base, canonicalDatasetName) });
-      let mode;
-      try {
-        mode = progressModeFrom({ progress: flags.progress, json: flags.json });
-      } catch (err) {
-        throw new UserError(err instanceof Error ? err.message : String(err));
-      }
+      const mode = progressModeFrom({ progress: flags.progress, json: flags.json });
       const progress = createProgress({ mode });
       const outDir = flags.out ?? defaultOutDir(config.engine.servedModelName ?? config.engine.model);
       const argv = process.argv.slice(2);

@@ -132,12 +132,7 @@ export function register(program: Command): void {
         extra: () => ({ "evaluation.benchmarks": [{ name: BENCHMARK, limit }] }),
       });
       const { samples, temperature, topP, prompt } = config.evaluation;
-      let mode;
-      try {
-        mode = progressModeFrom({ progress: flags.progress, json: flags.json });
-      } catch (err) {
-        throw new UserError(err instanceof Error ? err.message : String(err));
-      }
+      const mode = progressModeFrom({ progress: flags.progress, json: flags.json });
       const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
       const outDir = flags.out ?? `runs/world-report-${stamp}`;
       const argv = process.argv.slice(2);
