@@ -1,6 +1,7 @@
 /** Shared test helpers: paths, running the CLI as a user would, temporary folders. */
 import { spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { existsSync, mkdtempSync } from "node:fs";
+import Database from "better-sqlite3";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -53,4 +54,23 @@ export function runCliAsync(args: string[], opts: { cwd?: string; env?: NodeJS.P
     child.on("error", reject);
     child.on("close", (status) => resolvePromise({ status, stdout, stderr }));
   });
+}
+
+/**
+ * A count read straight from a run's run.sqlite while another process may be writing it (0 while the run is
+ * still being created), for tests that wait for progress before killing a command.
+ */
+export function countInRun(dir: string, sql: string, ...params: unknown[]): number {
+  const path = join(dir, "run.sqlite");
+  if (!existsSync(path)) return 0;
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+    db.pragma("busy_timeout = 5000");
+    return (db.prepare(sql).get(...params) as { n: number }).n;
+  } catch {
+    return 0;
+  } finally {
+    db?.close();
+  }
 }

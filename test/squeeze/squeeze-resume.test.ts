@@ -5,12 +5,11 @@
  * so the three runs fit in a minute or two of CI.
  */
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { repoRoot, runCliAsync as runCli, tempDir } from "../helpers.js";
+import { countInRun, repoRoot, runCliAsync as runCli, tempDir } from "../helpers.js";
 
 const args = [
   "squeeze",
@@ -29,18 +28,7 @@ const args = [
 ];
 
 function doneItems(dir: string, stage: string): number {
-  const path = join(dir, "run.sqlite");
-  if (!existsSync(path)) return 0;
-  let db: Database.Database | undefined;
-  try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
-    db.pragma("busy_timeout = 5000");
-    return (db.prepare(`SELECT count(*) AS n FROM _items WHERE stage = ? AND status = 'ok'`).get(stage) as { n: number }).n;
-  } catch {
-    return 0; // being created
-  } finally {
-    db?.close();
-  }
+  return countInRun(dir, `SELECT count(*) AS n FROM _items WHERE stage = ? AND status = 'ok'`, stage);
 }
 
 /** Starts the squeeze, waits until `stage` has committed at least `atLeast` items, and kills it with SIGKILL. */

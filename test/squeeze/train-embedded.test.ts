@@ -7,9 +7,8 @@ import { spawn } from "node:child_process";
 import { cpSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import Database from "better-sqlite3";
 import { beforeAll, describe, expect, it } from "vitest";
-import { repoRoot, runCliAsync as runCli, tempDir } from "../helpers.js";
+import { countInRun, repoRoot, runCliAsync as runCli, tempDir } from "../helpers.js";
 
 const squeezeArgs = [
   "--preset",
@@ -41,17 +40,7 @@ const squeezeArgs = [
 const trainArgs = ["--threads", "1"];
 
 function stepsDone(dir: string): number {
-  const path = join(dir, "run.sqlite");
-  let db: Database.Database | undefined;
-  try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
-    db.pragma("busy_timeout = 5000");
-    return (db.prepare(`SELECT count(*) AS n FROM train_steps`).get() as { n: number }).n;
-  } catch {
-    return 0;
-  } finally {
-    db?.close();
-  }
+  return countInRun(dir, `SELECT count(*) AS n FROM train_steps`);
 }
 
 interface TrainJson {
