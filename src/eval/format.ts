@@ -28,7 +28,7 @@ export function formatEvalErrors(errors: Record<string, EvalErrors>): string {
   let out = "";
   for (const [name, e] of Object.entries(errors)) {
     if (e.problems === 0) continue;
-    out += `${benchmarkDisplayName(name)}: ${e.problems} problem${e.problems === 1 ? "" : "s"} could not be sampled and are not in the metrics` + (e.first ? ` (first: ${e.first.problemId}: ${e.first.error})` : "") + "\n";
+    out += `${benchmarkDisplayName(name)}: ${e.problems} problem${e.problems === 1 ? "" : "s"} could not be sampled (left out of the metrics)` + (e.first ? `; first: ${e.first.problemId}: ${e.first.error}` : "") + "\n";
   }
   return out;
 }
