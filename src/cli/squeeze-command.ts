@@ -17,6 +17,9 @@ import { addRunFlags, addSamplingFlags, resolveRunConfig, type RunFlags, type Sa
 
 export interface SqueezeFlags extends RunFlags, SamplingFlags {
   threads?: string;
+  backend?: string;
+  dryRun?: boolean;
+  accelerateConfig?: string;
   out?: string;
   run?: string;
   limit?: string;
@@ -106,6 +109,7 @@ export async function runSqueezeCommand<F extends SqueezeFlags>(flags: F, spec: 
     pairFormats: pairs.formats,
     pairsOut: pairs.out,
     ...(flags.threads !== undefined ? { threads: positiveInt("--threads", flags.threads) } : {}),
+    ...(flags.backend === "trl" ? { trainBackend: "trl" as const, dryRun: flags.dryRun, accelerateConfig: flags.accelerateConfig } : {}),
     force: flags.force,
     argv: resumeArgv,
     progress,
@@ -119,6 +123,7 @@ export async function runSqueezeCommand<F extends SqueezeFlags>(flags: F, spec: 
     const s = result.summary;
     const json = {
       ...(result.training ? { ...result.training, training: result.training } : {}),
+      ...(result.trl ? { backend: "trl", command: result.trl.command, ...(result.trl.result ?? {}), trl: result.trl } : {}),
       run: result.dir,
       problems: s.problems,
       samples: s.samples,
@@ -134,7 +139,16 @@ export async function runSqueezeCommand<F extends SqueezeFlags>(flags: F, spec: 
     process.stdout.write(JSON.stringify(json, null, 2) + "\n");
     return;
   }
+  if (result.trl && flags.dryRun) {
+    // The command alone, so that it can be copied to a GPU machine or piped.
+    process.stdout.write(result.trl.command + "\n");
+    return;
+  }
   let text = formatSqueezeSummary(result.summary);
+  if (result.trl?.result) {
+    const r = result.trl.result;
+    text += `training (trl): ${r.steps ?? "?"} steps; loss ${r.lossFirst ?? "n/a"} → ${r.lossLast ?? "n/a"}; held-out reward accuracy ${r.heldOutRewardAccuracy ?? "n/a"}\nmodel: ${r.model}\n`;
+  }
   const tr = result.training;
   if (tr) {
     const f = (x: number | null, d = 4): string => (x === null ? "n/a" : x.toFixed(d));

@@ -23,6 +23,7 @@ import { exportPairs, PairFormats, type PairExport, type PairFormat } from "./pa
 import { refineSettingsOf, runRefineStage, runSampleStage, runSelectStage } from "./stages.js";
 import { squeezeSummary, type SqueezeSummary } from "./summary.js";
 import type { TrainSummary } from "./train.js";
+import type { TrlResult } from "./train-trl.js";
 
 export const SqueezeSteps = ["sample", "select", "refine", "pairs", "train"] as const;
 export type SqueezeStep = (typeof SqueezeSteps)[number];
@@ -49,6 +50,12 @@ export interface SqueezeOptions {
   cwd?: string;
   /** Gradient threads for stage 3 (default: one per core). */
   threads?: number;
+  /** Stage 3 on the embedded trainer (default) or TRL (`accelerate launch`). */
+  trainBackend?: "embedded" | "trl";
+  /** TRL: only build the launch command. */
+  dryRun?: boolean;
+  /** TRL: an accelerate config file. */
+  accelerateConfig?: string;
   onStart?: (info: { dir: string; engine: Engine | null; problems: number | null }) => void;
 }
 
@@ -56,8 +63,10 @@ export interface SqueezeResult {
   dir: string;
   stages: StageResult[];
   exports: PairExport[];
-  /** Stage 3, when the steps included it. */
+  /** Stage 3 on the embedded trainer, when the steps included it. */
   training?: TrainSummary;
+  /** Stage 3 on TRL: the launch command, and what the run reported unless it was a dry run. */
+  trl?: { command: string; result?: TrlResult };
   summary: SqueezeSummary;
   seconds: number;
 }
@@ -131,14 +140,19 @@ export async function runSqueeze(opts: SqueezeOptions): Promise<SqueezeResult> {
         for (const f of formats) exports.push(exportPairs(s, f, opts.pairsOut ?? defaultPairsFile(s.dir, f)));
       }
       let training: TrainSummary | undefined;
-      if (steps.includes("train")) {
+      let trl: SqueezeResult["trl"];
+      if (steps.includes("train") && opts.trainBackend === "trl") {
+        const { trlLaunch, runTrl } = await import("./train-trl.js");
+        const launch = trlLaunch(s, config, { accelerateConfig: opts.accelerateConfig, cwd });
+        trl = { command: launch.command, ...(opts.dryRun ? {} : { result: await runTrl(launch, { progress: opts.progress, signal: opts.signal }) }) };
+      } else if (steps.includes("train")) {
         // Loaded only here: it brings tfjs and the trainer.
         const { runTrainStage } = await import("./train.js");
         const done = await runTrainStage({ ...common, threads: opts.threads, cwd });
         stages.push(...done.stages);
         training = done.summary;
       }
-      return { dir: s.dir, stages, exports, ...(training ? { training } : {}), summary: squeezeSummary(s), seconds: (performance.now() - t0) / 1000 };
+      return { dir: s.dir, stages, exports, ...(training ? { training } : {}), ...(trl ? { trl } : {}), summary: squeezeSummary(s), seconds: (performance.now() - t0) / 1000 };
     });
   } finally {
     if (!opts.engine && engine !== null) await engine.close();
