@@ -99,4 +99,24 @@ describe("train --backend embedded", () => {
     expect((JSON.parse(resumed.stdout) as TrainJson).training.resumedFromStep).toBeGreaterThanOrEqual(2);
     expect(readFileSync(join(killed, "model", "model.safetensors")).equals(readFileSync(join(dir, "model", "model.safetensors")))).toBe(true);
   }, 1_200_000);
+
+  it("--backend trl: prints the accelerate command, and runs it (TRL on CPU, one step) into <run>/model-trl", async () => {
+    const dir = join(tempDir(), "trl");
+    cpSync(base, dir, { recursive: true });
+    const dry = await runCli(["train", "--run", dir, "--backend", "trl", "--dry-run", "--progress", "none"]);
+    expect(dry.status, dry.stderr).toBe(0);
+    const command = dry.stdout.trim();
+    expect(command).toMatch(/accelerate launch .*trainer\/tokensqueeze_trainer\/train\.py --pairs \S*pairs\.trl\.jsonl --model \S*models\/world-base/);
+    // The run's training section, spelled as the TRL trainer's flags.
+    for (const flag of ["--objective dpo-l+sft", "--beta 0.1", "--lambda 1", "--eta 0.5", "--lr 0.001", "--global-batch 4", "--per-device-batch 2", "--max-steps 8"]) expect(command).toContain(flag);
+    expect(existsSync(join(dir, "pairs.trl.jsonl"))).toBe(true);
+
+    const run = await runCli(["train", "--run", dir, "--backend", "trl", "--set", "training.steps=1", "--force", "--json", "--progress", "none"], { timeoutMs: 600_000 });
+    expect(run.status, run.stderr.slice(-3000)).toBe(0);
+    const out = JSON.parse(run.stdout) as { backend: string; steps: number; lossFirst: number; model: string };
+    expect(out.backend).toBe("trl");
+    expect(out.steps).toBe(1);
+    expect(Number.isFinite(out.lossFirst)).toBe(true);
+    expect(existsSync(join(out.model, "model.safetensors"))).toBe(true);
+  }, 900_000);
 });
