@@ -2,14 +2,12 @@
  * The resume hint reproduces how the command was started: `npx tokensqueeze …` when npx started it, else the
  * bin name (src/store/invocation.ts), whichever command prints it.
  */
-import Database from "better-sqlite3";
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { commandLine, invocationPrefix } from "../../src/store/index.js";
-import { repoRoot, tempDir } from "../helpers.js";
+import { countInRun, repoRoot, tempDir } from "../helpers.js";
 
 /** What npm gives the command `npx tokensqueeze …` runs (npm 11; checked by running npx on a test bin). */
 const npxEnv = { npm_command: "exec", npm_lifecycle_event: "npx", npm_lifecycle_script: "'tokensqueeze'" };
@@ -32,18 +30,7 @@ describe("invocationPrefix / commandLine", () => {
 });
 
 function doneItems(dir: string): number {
-  const path = join(dir, "run.sqlite");
-  if (!existsSync(path)) return 0;
-  let db: Database.Database | undefined;
-  try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
-    db.pragma("busy_timeout = 5000");
-    return (db.prepare(`SELECT count(*) AS n FROM _items WHERE status = 'ok'`).get() as { n: number }).n;
-  } catch {
-    return 0; // being created
-  } finally {
-    db?.close();
-  }
+  return countInRun(dir, `SELECT count(*) AS n FROM _items WHERE status = 'ok'`);
 }
 
 /** Starts `args`, interrupts it with SIGINT once some work is saved, and returns its stderr and exit code. */

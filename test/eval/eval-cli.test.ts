@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { GroupMetrics } from "../../src/eval/metrics.js";
 import { describe, expect, it } from "vitest";
-import { repoRoot, runCli, sharedData, tempDir } from "../helpers.js";
+import { countInRun, repoRoot, runCli, sharedData, tempDir } from "../helpers.js";
 
 const tinyModel = join(repoRoot, "test", "fixtures", "tiny-llama");
 const common = ["--model", tinyModel, "--data-dir", sharedData, "--progress", "none"];
@@ -43,18 +43,7 @@ function sampleRows(dir: string): unknown[] {
 }
 
 function doneItems(dir: string): number {
-  const path = join(dir, "run.sqlite");
-  if (!existsSync(path)) return 0;
-  let db: Database.Database | undefined;
-  try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
-    db.pragma("busy_timeout = 5000");
-    return (db.prepare(`SELECT count(*) AS n FROM _items WHERE stage = 'eval' AND status = 'ok'`).get() as { n: number }).n;
-  } catch {
-    return 0; // being created
-  } finally {
-    db?.close();
-  }
+  return countInRun(dir, `SELECT count(*) AS n FROM _items WHERE stage = 'eval' AND status = 'ok'`);
 }
 
 function expectGroup(g: GroupJson, n: number): void {

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { RunStore } from "../../src/store/index.js";
 import { jobTable, type JobRecord } from "../fixtures/stage-job.js";
-import { repoRoot } from "../helpers.js";
+import { countInRun, repoRoot } from "../helpers.js";
 
 export const stageJobScript = join(repoRoot, "test", "fixtures", "stage-job.ts");
 
@@ -34,18 +34,7 @@ export function spawnJob(args: string[]): Child {
 
 /** Items of stage "job" committed as done, read straight from run.sqlite (0 before the run exists). */
 export function committedItems(dir: string, status: "ok" | "error" = "ok"): number {
-  const path = join(dir, "run.sqlite");
-  if (!existsSync(path)) return 0;
-  let db: Database.Database | undefined;
-  try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
-    db.pragma("busy_timeout = 5000");
-    return (db.prepare(`SELECT count(*) AS n FROM _items WHERE stage = 'job' AND status = ?`).get(status) as { n: number }).n;
-  } catch {
-    return 0; // the run is still being created
-  } finally {
-    db?.close();
-  }
+  return countInRun(dir, `SELECT count(*) AS n FROM _items WHERE stage = 'job' AND status = ?`, status);
 }
 
 /** Whether stage "job" has been started (its row exists). */
