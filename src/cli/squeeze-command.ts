@@ -71,17 +71,15 @@ export async function runSqueezeCommand<F extends SqueezeFlags>(flags: F, spec: 
   const pairs = spec.pairFormats ? spec.pairFormats(flags) : {};
   const dir = spec.creates ? (flags.out ?? defaultRunDir()) : (flags.run as string);
   let base: { label: string; data: Record<string, unknown> } | undefined;
-  if (!spec.creates || RunStore.isRun(dir)) {
-    if (RunStore.isRun(dir)) {
-      const store = RunStore.open(dir, { readonly: true });
-      try {
-        base = { label: `the config of run ${dir}`, data: store.config as Record<string, unknown> };
-      } finally {
-        store.close();
-      }
-    } else {
-      throw new UserError(`--run ${dir}: not a tokensqueeze run (start one with \`tokensqueeze sample --out ${dir}\` or \`tokensqueeze squeeze --out ${dir}\`)`);
+  if (RunStore.isRun(dir)) {
+    const store = RunStore.open(dir, { readonly: true });
+    try {
+      base = { label: `the config of run ${dir}`, data: store.config as Record<string, unknown> };
+    } finally {
+      store.close();
     }
+  } else if (!spec.creates) {
+    throw new UserError(`--run ${dir}: not a tokensqueeze run (start one with \`tokensqueeze sample --out ${dir}\` or \`tokensqueeze squeeze --out ${dir}\`)`);
   }
   // A run that exists is continued with its own configuration unless flags say otherwise.
   const config = await resolveRunConfig(flags, {

@@ -106,6 +106,15 @@ export function specialTokenContent(v: unknown): string | null {
   return null;
 }
 
+/**
+ * The token a training example ends with: the tokenizer's eos_token when it names one of its tokens, else the
+ * first end-of-sequence id of the folder.
+ */
+export function trainingEosTokenId(folder: Pick<ModelFolder, "tokenizer" | "eosTokenIds">): number | undefined {
+  const content = specialTokenContent(folder.tokenizer.files.tokenizerConfig.eos_token);
+  return (content !== null ? folder.tokenizer.tokenToId(content) : undefined) ?? folder.eosTokenIds[0];
+}
+
 export interface SaveModelFolderInput {
   config: LlamaConfig;
   weights: LlamaWeights;

@@ -17,7 +17,7 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import type { RunConfig } from "../config/schema.js";
 import { openEngine, resolveModelPath } from "../engines/factory.js";
-import { loadModelFolder, saveModelFolder, specialTokenContent, type ModelFolder } from "../model/folder.js";
+import { loadModelFolder, saveModelFolder, trainingEosTokenId, type ModelFolder } from "../model/folder.js";
 import { LlamaModel } from "../model/llama.js";
 import { initTf } from "../model/tf.js";
 import { defineTable, fingerprint, runStage, type RunStore, type StageResult } from "../store/index.js";
@@ -129,8 +129,7 @@ export function isHeldOut(seed: number, problemId: string, fraction: number): bo
 }
 
 function tokenizePairs(store: RunStore, folder: ModelFolder, maxLength: number): { pairs: TokenizedPair[]; tooLong: number } {
-  const eosContent = specialTokenContent(folder.tokenizer.files.tokenizerConfig.eos_token);
-  const eos = (eosContent !== null ? folder.tokenizer.tokenToId(eosContent) : undefined) ?? folder.eosTokenIds[0];
+  const eos = trainingEosTokenId(folder);
   const out: TokenizedPair[] = [];
   let tooLong = 0;
   for (const row of pairTexts(store)) {

@@ -6,7 +6,7 @@ import { existsSync, rmSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { ChatTemplate } from "../model/chat.js";
-import { loadModelFolder, saveModelFolder, specialTokenContent } from "../model/folder.js";
+import { loadModelFolder, saveModelFolder, trainingEosTokenId } from "../model/folder.js";
 import { LlamaModel } from "../model/llama.js";
 import { initTf } from "../model/tf.js";
 import { UserError } from "../util/errors.js";
@@ -66,8 +66,7 @@ export async function runTrainSft(req: TrainSftRequest): Promise<TrainSftSummary
     throw new UserError(`${req.out} holds a checkpoint of an earlier run: pass --resume to continue it, or choose another --out`);
   }
   const folder = loadModelFolder(req.model);
-  const eosContent = specialTokenContent(folder.tokenizer.files.tokenizerConfig.eos_token);
-  const eosTokenId = (eosContent !== null ? folder.tokenizer.tokenToId(eosContent) : undefined) ?? folder.eosTokenIds[0];
+  const eosTokenId = trainingEosTokenId(folder);
   const maxLength = req.maxLength ?? folder.config.maxPositionEmbeddings;
   if (maxLength > folder.config.maxPositionEmbeddings) {
     throw new UserError(`--max-length ${maxLength} exceeds the model's max_position_embeddings (${folder.config.maxPositionEmbeddings})`);
