@@ -94,11 +94,10 @@ export async function sampleProblem(
   opts: { signal?: AbortSignal } = {},
 ): Promise<SampledProblem> {
   const rendered = await renderPrompt(settings.prompt, problem, engine);
-  const promptIds = await engine.tokenize(rendered.prompt);
-  await checkPromptFits(engine, promptIds.length);
+  await checkPromptFits(engine, (await engine.tokenize(rendered.prompt)).length);
   const params: SamplingParams = { temperature: settings.temperature, topP: settings.topP, topK: 0, maxTokens: settings.maxTokens, stop: rendered.stop };
-  // The ids just counted are the prompt: the engine need not tokenize it again.
-  const result = await engine.generate({ prompt: promptIds, n: settings.n, seed, ...params }, { signal: opts.signal });
+  // The text, not the ids just counted: a server engine tokenizes with its own special-token rules.
+  const result = await engine.generate({ prompt: rendered.prompt, n: settings.n, seed, ...params }, { signal: opts.signal });
   if (result.completions.length !== settings.n) throw new Error(`engine returned ${result.completions.length} completions, asked for ${settings.n}`);
   const opensThinking = promptOpensThinking(rendered.prompt);
   // Inline: each call is bounded by the grader's own time budget (1 s), small next to generating a sample.
