@@ -3,12 +3,12 @@
  * preset → --config file → --set key=value → flags (the flags win). A flag is only a spelling of a config key;
  * its default is the config schema's (never restated here), so `--help` and the run's recorded config agree.
  *
- *   addRunFlags(cmd)                      --preset --config --set --engine --model --base-url --concurrency --seed --data-dir
+ *   addRunFlags(cmd)                      --preset --config --set --engine --model --base-url --served-model --concurrency --seed --data-dir
  *   addSamplingFlags(cmd, "sampling")     --samples --temperature --top-p --max-tokens --prompt, written to sampling.*
  *   resolveRunConfig(flags, { sampling: "sampling", overrides })
  */
 import type { Command } from "commander";
-import type { RunConfig } from "../config/schema.js";
+import { EngineKinds, isServerEngineKind, ServerEngineKinds, type RunConfig } from "../config/schema.js";
 import { UserError } from "../util/errors.js";
 import { collect, parseNumber, positiveInt } from "./options.js";
 
@@ -18,7 +18,9 @@ export interface RunFlags {
   set: string[];
   engine?: string;
   model?: string;
-  baseUrl?: string;
+  /** Repeatable: several replicas of one server. */
+  baseUrl?: string[];
+  servedModel?: string;
   concurrency?: string;
   seed?: string;
   dataDir?: string;
@@ -40,9 +42,10 @@ export function addRunFlags(cmd: Command): Command {
     .option("--preset <name>", "start from a named config preset (paper-7b, paper-1.5b, demo, ci; see `config show --preset`)")
     .option("--config <file>", "YAML or JSON run configuration")
     .option("--set <key.path=value>", "override one config value, e.g. --set refinement.epsilon=0.01 (repeatable)", collect, [])
-    .option("--engine <kind>", "embedded | openai | llamacpp (config engine.kind)")
-    .option("--model <name>", "model folder (embedded) or served model name (--engine openai) (config engine.model)")
-    .option("--base-url <url>", "OpenAI-compatible server, e.g. http://localhost:8000/v1 (implies --engine openai)")
+    .option("--engine <kind>", `${EngineKinds.join(" | ")} (config engine.kind)`)
+    .option("--model <folder>", "model folder of the embedded engine (config engine.model)")
+    .option("--base-url <url>", `server of a ${ServerEngineKinds.join("/")} engine, e.g. http://localhost:8000; repeat for replicas (config engine.baseUrls)`, collectUrl)
+    .option("--served-model <name>", "model name the server serves (config engine.servedModelName; default: its first model)")
     .option("--concurrency <n>", "work items in flight at once, so the engine can batch (config engine.concurrency)")
     .option("--seed <n>", "run seed: every random choice derives from it (config seed)")
     .option("--data-dir <dir>", "where named datasets are read from (default TOKENSQUEEZE_DATA or ../shared/data)");
@@ -62,17 +65,23 @@ export function addSamplingFlags(cmd: Command, section: SamplingSection): Comman
     .option("--prompt <preset>", `paper (the paper's <think>/<answer> template) | chat (the model's chat template) (config ${section}.prompt)`);
 }
 
-/** The engine flags as config overrides. */
+function collectUrl(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** The engine flags as config overrides; each flag means one thing whatever the engine. */
 export function engineOverrides(flags: RunFlags, baseKind: string): Record<string, unknown> {
   const o: Record<string, unknown> = {};
-  const kind = flags.engine ?? (flags.baseUrl !== undefined ? "openai" : baseKind);
-  if (flags.engine !== undefined || flags.baseUrl !== undefined) o["engine.kind"] = kind;
-  if (kind === "openai") {
-    // For a server, engine.model is its base URL and --model the served model name.
-    if (flags.baseUrl !== undefined) o["engine.model"] = flags.baseUrl;
-    if (flags.model !== undefined) o["engine.servedModelName"] = flags.model;
+  const kind = flags.engine ?? baseKind;
+  if (flags.engine !== undefined) o["engine.kind"] = kind;
+  const servers = ServerEngineKinds.join("|");
+  if (isServerEngineKind(kind)) {
+    if (flags.model !== undefined) throw new UserError(`--model names a model folder of the embedded engine; a server (--engine ${kind}) takes --served-model NAME`);
+    if (flags.baseUrl !== undefined) o["engine.baseUrls"] = flags.baseUrl;
+    if (flags.servedModel !== undefined) o["engine.servedModelName"] = flags.servedModel;
   } else {
-    if (flags.baseUrl !== undefined) throw new UserError(`--base-url applies to --engine openai, not --engine ${kind}`);
+    if (flags.baseUrl !== undefined) throw new UserError(`--base-url applies to a server engine (--engine ${servers}), not --engine ${kind}`);
+    if (flags.servedModel !== undefined) throw new UserError(`--served-model applies to a server engine (--engine ${servers}), not --engine ${kind}`);
     if (flags.model !== undefined) o["engine.model"] = flags.model;
   }
   if (flags.concurrency !== undefined) o["engine.concurrency"] = positiveInt("--concurrency", flags.concurrency);

@@ -10,8 +10,8 @@ import type { RunConfigInput } from "./schema.js";
 function paperPreset(model: string): RunConfigInput {
   return {
     engine: {
-      kind: "openai",
-      model: "http://localhost:8000/v1",
+      kind: "vllm",
+      baseUrls: ["http://localhost:8000"],
       servedModelName: model,
       concurrency: 64,
     },
@@ -22,9 +22,9 @@ function paperPreset(model: string): RunConfigInput {
 }
 
 export const presets = {
-  /** DeepSeek-R1-Distill-Qwen-7B behind a vLLM/SGLang server on localhost:8000; all stage values as in the paper. */
+  /** DeepSeek-R1-Distill-Qwen-7B behind a vLLM server on localhost:8000 (`--engine sglang` for SGLang); all stage values as in the paper. */
   "paper-7b": paperPreset("deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"),
-  /** DeepSeek-R1-Distill-Qwen-1.5B behind a vLLM/SGLang server on localhost:8000. */
+  /** DeepSeek-R1-Distill-Qwen-1.5B behind a vLLM server on localhost:8000 (`--engine sglang` for SGLang). */
   "paper-1.5b": paperPreset("deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"),
   /**
    * The whole method on a laptop with the committed embedded model: N = 16 (METHOD's demo value), short
@@ -56,8 +56,8 @@ export type PresetName = keyof typeof presets;
 export const presetNames = Object.keys(presets) as PresetName[];
 
 export const presetDescriptions: Record<PresetName, string> = {
-  "paper-7b": "R1-Distill-Qwen-7B on an OpenAI-compatible server (vLLM/SGLang) at localhost:8000, paper settings",
-  "paper-1.5b": "R1-Distill-Qwen-1.5B on an OpenAI-compatible server (vLLM/SGLang) at localhost:8000, paper settings",
+  "paper-7b": "R1-Distill-Qwen-7B on a vLLM server at localhost:8000 (or --engine sglang --base-url …), paper settings",
+  "paper-1.5b": "R1-Distill-Qwen-1.5B on a vLLM server at localhost:8000 (or --engine sglang --base-url …), paper settings",
   demo: "the built-in embedded model (models/world-base) on the world dataset, laptop sizes (N = 16)",
   ci: "the built-in embedded model with tiny sizes, so a whole pipeline runs in seconds",
 };

@@ -38,25 +38,69 @@ export const DatasetSpecSchema = z.preprocess(
 );
 export type DatasetSpec = z.output<typeof DatasetSpecSchema>;
 
-export const EngineKinds = ["embedded", "openai", "llamacpp"] as const;
+/** Engines behind a model server, reached over HTTP at `engine.baseUrls` (src/engines/http/). */
+export const ServerEngineKinds = ["vllm", "sglang", "llama-server", "ollama", "openai"] as const;
+export type ServerEngineKind = (typeof ServerEngineKinds)[number];
+export const EngineKinds = ["embedded", ...ServerEngineKinds, "llamacpp"] as const;
 export type EngineKind = (typeof EngineKinds)[number];
 
-export const EngineSchema = z.strictObject({
-  /**
-   * `embedded`: the in-process TypeScript model (a HF-format folder); `openai`: an OpenAI-compatible server
-   * (vLLM / SGLang); `llamacpp`: a GGUF file through llama.cpp.
-   */
-  kind: z.enum(EngineKinds).default("embedded"),
-  /** Model folder or GGUF path (embedded, llamacpp) or the server's base URL, e.g. `http://localhost:8000/v1` (openai). */
-  model: z.string().min(1).default("models/world-base"),
-  /** The model name sent in requests to an OpenAI-compatible server (vLLM's `--served-model-name`). */
-  servedModelName: z.string().min(1).optional(),
-  /** Name of the environment variable that holds the server's API key (the key itself never enters a config). */
-  apiKeyEnv: z.string().min(1).optional(),
-  /** Requests (or work items) in flight at once. */
-  concurrency: positiveInt().default(4),
-});
+export function isServerEngineKind(kind: string): kind is ServerEngineKind {
+  return (ServerEngineKinds as readonly string[]).includes(kind);
+}
+
+export const EngineSchema = z
+  .strictObject({
+    /**
+     * `embedded`: the in-process TypeScript model (a HF-format folder); `vllm`, `sglang`, `llama-server`,
+     * `ollama`, `openai`: a model server at `baseUrls`; `llamacpp`: a GGUF file through llama.cpp.
+     */
+    kind: z.enum(EngineKinds).default("embedded"),
+    /** Model folder (embedded) or GGUF path (llamacpp); unused by server engines. */
+    model: z.string().min(1).default("models/world-base"),
+    /** Server engines: one or more base URLs (replicas, load-balanced), e.g. `http://localhost:8000`. */
+    baseUrls: z.array(z.string().min(1)).min(1).optional(),
+    /** The model name sent in requests to a server (vLLM's `--served-model-name`); default: the server's first model. */
+    servedModelName: z.string().min(1).optional(),
+    /** Name of the environment variable that holds the server's API key (the key itself never enters a config). */
+    apiKeyEnv: z.string().min(1).optional(),
+    /** Requests (or work items) in flight at once. */
+    concurrency: positiveInt().default(4),
+    /** Server engines: HTTP requests in flight at once over all base URLs. */
+    requestsInFlight: positiveInt().default(256),
+    /** Server engines: one attempt's limit (a 32k-token generation on a busy server takes minutes). */
+    timeoutMs: positiveInt().default(900_000),
+    /** Server engines: further attempts after connection errors, timeouts, 429 and 5xx (backoff with jitter). */
+    retries: z.number().int().min(0).default(8),
+  })
+  .superRefine((e, ctx) => {
+    if (isServerEngineKind(e.kind) && e.baseUrls === undefined) {
+      ctx.addIssue({ code: "custom", path: ["baseUrls"], message: `engine ${e.kind} needs the server's address: --base-url URL (config engine.baseUrls)` });
+    }
+    if (!isServerEngineKind(e.kind) && e.baseUrls !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["baseUrls"], message: `engine ${e.kind} runs no server; --base-url applies to --engine ${ServerEngineKinds.join("|")}` });
+    }
+  });
 export type EngineConfig = z.output<typeof EngineSchema>;
+
+/** `tokensqueeze serve`: a model folder behind a vLLM-compatible API (not part of a run's configuration). */
+export const ServeSchema = z.strictObject({
+  model: z.string().min(1).default("models/world-base"),
+  /** The name clients send as `model`; default: `model` as given (vLLM's default too). */
+  servedModelName: z.string().min(1).optional(),
+  /** Loopback by default: another address needs an API key (apiKeyEnv) or `insecure`. */
+  host: z.string().min(1).default("127.0.0.1"),
+  port: z.number().int().min(0).max(65535).default(8000),
+  /** Name of the environment variable holding the key clients must send. */
+  apiKeyEnv: z.string().min(1).optional(),
+  insecure: z.boolean().default(false),
+  /** Larger request bodies are refused with 413. */
+  maxBodyBytes: positiveInt().default(16 * 1024 * 1024),
+  /** Largest log-prob k per position; -1 allows the whole vocabulary (cheap for the small embedded models). */
+  maxLogprobs: z.number().int().min(-1).default(-1),
+  /** Embedded engine worker threads (default: one per core, at most 8). */
+  workers: z.number().int().min(0).optional(),
+});
+export type ServeConfig = z.output<typeof ServeSchema>;
 
 export const PromptStyles = ["paper", "chat"] as const;
 

@@ -6,17 +6,19 @@
  * unreachable server or an engine this build does not have fails here with a UserError (exit 2) that names
  * the problem. Engine modules are imported lazily so `--help` and light commands never load tfjs.
  *
- * Adding an engine (the HTTP dialects, llama.cpp) is one entry in `openers`.
+ * Adding an engine (llama.cpp) is one entry in `openers`; the server engines (vllm, sglang, llama-server, ollama,
+ * openai) share one opener over src/engines/http/.
  */
 import { existsSync, statSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
-import { EngineKinds, type EngineConfig, type EngineKind } from "../config/schema.js";
-import { errorMessage, UserError } from "../util/errors.js";
+import { EngineKinds, EngineSchema, isServerEngineKind, type EngineConfig, type EngineKind } from "../config/schema.js";
+import { UserError } from "../util/errors.js";
 import { packageRoot } from "../util/version.js";
 import { EngineUnavailableError, type Engine } from "./engine.js";
 
 /** What opening an engine needs: the `engine` section of a run configuration (concurrency is the caller's business). */
-export type EngineSpec = Pick<EngineConfig, "kind" | "model"> & Partial<Pick<EngineConfig, "servedModelName" | "apiKeyEnv">>;
+export type EngineSpec = Pick<EngineConfig, "kind" | "model"> &
+  Partial<Pick<EngineConfig, "baseUrls" | "servedModelName" | "apiKeyEnv" | "timeoutMs" | "retries" | "requestsInFlight">>;
 
 export interface OpenEngineOptions {
   /** Relative model paths resolve against this (default: the current directory, then the package root). */
@@ -35,7 +37,11 @@ type ResolvedOpenOptions = Required<Omit<OpenEngineOptions, "workers">> & Pick<O
 
 const openers: Record<EngineKind, EngineOpener> = {
   embedded: openEmbedded,
-  openai: openOpenAI,
+  vllm: openServer,
+  sglang: openServer,
+  "llama-server": openServer,
+  ollama: openServer,
+  openai: openServer,
   llamacpp: openLlamaCpp,
 };
 
@@ -75,50 +81,31 @@ async function openEmbedded(spec: EngineSpec, opts: ResolvedOpenOptions): Promis
   return EmbeddedEngine.load(folder, { workers: opts.workers });
 }
 
-/** The base URL of an OpenAI-compatible server, normalised to end in /v1. */
-export function normaliseBaseUrl(raw: string): URL {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new UserError(`engine openai: "${raw}" is not a URL (expected e.g. http://localhost:8000/v1)`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new UserError(`engine openai: "${raw}" must be an http:// or https:// URL`);
-  }
-  if (!/\/v1\/?$/.test(url.pathname)) url.pathname = url.pathname.replace(/\/?$/, "/v1");
-  url.pathname = url.pathname.replace(/\/$/, "");
-  return url;
-}
-
 /**
- * Checks that a server answers GET {base}/models within the timeout. Any HTTP answer counts as reachable
- * (a 401 is a key problem, reported by the engine itself); no answer is an EngineUnavailableError.
+ * A model server (src/engines/http/): every base URL is checked, the served model learned; the defaults of
+ * timeouts, retries and requests in flight are the config schema's.
  */
-export async function probeServer(base: URL, timeoutMs: number, apiKey?: string): Promise<{ status: number; body: string }> {
-  const url = `${base.href.replace(/\/$/, "")}/models`;
-  try {
-    const res = await fetch(url, {
-      signal: AbortSignal.timeout(timeoutMs),
-      headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
-    });
-    return { status: res.status, body: await res.text() };
-  } catch (err) {
-    const cause = (err as { cause?: unknown }).cause;
-    const why = err instanceof Error && err.name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : errorMessage(cause ?? err);
-    throw new EngineUnavailableError(`cannot reach the server at ${url}: ${why}`);
+async function openServer(spec: EngineSpec, opts: ResolvedOpenOptions): Promise<Engine> {
+  if (!isServerEngineKind(spec.kind)) throw new Error(`openServer: ${spec.kind} is not a server engine`);
+  if (spec.baseUrls === undefined || spec.baseUrls.length === 0) {
+    throw new UserError(`engine ${spec.kind} needs the server's address: --base-url URL (config engine.baseUrls)`);
   }
-}
-
-async function openOpenAI(spec: EngineSpec, opts: ResolvedOpenOptions): Promise<Engine> {
-  const base = normaliseBaseUrl(spec.model);
   const apiKey = spec.apiKeyEnv !== undefined ? process.env[spec.apiKeyEnv] : undefined;
   if (spec.apiKeyEnv !== undefined && apiKey === undefined) {
-    throw new UserError(`engine openai: the environment variable ${spec.apiKeyEnv} (engine.apiKeyEnv) is not set`);
+    throw new UserError(`engine ${spec.kind}: the environment variable ${spec.apiKeyEnv} (engine.apiKeyEnv) is not set`);
   }
-  await probeServer(base, opts.probeTimeoutMs, apiKey);
-  // The server answers, but this build has no HTTP client engine yet (it plugs in here when it lands).
-  throw new UserError(`engine openai: the server at ${base.href} answers, but this version of tokensqueeze has no OpenAI-compatible engine yet; use --engine embedded`);
+  const defaults = EngineSchema.parse({ kind: spec.kind, baseUrls: spec.baseUrls });
+  const { openHttpEngine } = await import("./http/open.js");
+  return openHttpEngine({
+    kind: spec.kind,
+    baseUrls: spec.baseUrls,
+    servedModelName: spec.servedModelName,
+    apiKey,
+    timeoutMs: spec.timeoutMs ?? defaults.timeoutMs,
+    retries: spec.retries ?? defaults.retries,
+    maxInFlight: spec.requestsInFlight ?? defaults.requestsInFlight,
+    probeTimeoutMs: opts.probeTimeoutMs,
+  });
 }
 
 async function openLlamaCpp(spec: EngineSpec, opts: ResolvedOpenOptions): Promise<Engine> {
@@ -129,9 +116,9 @@ async function openLlamaCpp(spec: EngineSpec, opts: ResolvedOpenOptions): Promis
 
 /**
  * The configuration as a run records it: a model path made absolute, so that resuming from another directory
- * matches (a server URL is left as it is).
+ * matches (a server engine has no path).
  */
 export function withResolvedModelPath<C extends { engine: Pick<EngineConfig, "kind" | "model"> }>(config: C, cwd: string): C {
-  if (config.engine.kind === "openai") return config;
+  if (isServerEngineKind(config.engine.kind)) return config;
   return { ...config, engine: { ...config.engine, model: resolveModelPath(config.engine.model, cwd) } };
 }

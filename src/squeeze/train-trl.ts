@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { RunConfig } from "../config/schema.js";
+import { isServerEngineKind, type RunConfig } from "../config/schema.js";
 import { resolveModelPath } from "../engines/factory.js";
 import type { RunStore } from "../store/index.js";
 import { shellQuote } from "../store/index.js";
@@ -42,7 +42,7 @@ function accelerateProgram(): string {
 
 /** The model TRL starts from: the run's model folder, or the served model's hub name for a server engine. */
 function trlModel(config: RunConfig, cwd: string): string {
-  if (config.engine.kind === "openai") {
+  if (isServerEngineKind(config.engine.kind)) {
     if (config.engine.servedModelName === undefined) throw new UserError("train --backend trl: a server engine needs engine.servedModelName (the model TRL loads)");
     return config.engine.servedModelName;
   }

@@ -46,7 +46,7 @@ export const RUN_CONFIG = "config.json";
 /**
  * Config paths that cannot change results and so never block reopening a run: how fast or where work is
  * done, not what is computed. Patterns use `*` (one key) and `**` (any depth). Commands may pass their own.
- * `engine.model` (a folder path or server URL) and `engine.servedModelName` are here because the model is
+ * `engine.model` (a folder path), `engine.baseUrls` (where servers run) and `engine.servedModelName` are here because the model is
  * compared through its ModelIdentity instead (by weights hash when known), so a moved folder or a server
  * on another host is not a change, while other weights are. `preset` is only the name: the resolved values
  * it produced are compared.
@@ -60,6 +60,8 @@ export const DEFAULT_VOLATILE_CONFIG_PATHS: readonly string[] = [
   "**.progress",
   "**.logLevel",
   "engine.model",
+  "engine.baseUrls",
+  "engine.requestsInFlight",
   "engine.servedModelName",
   "engine.apiKeyEnv",
   "preset",

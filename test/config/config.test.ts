@@ -7,7 +7,7 @@ import { runCli, tempDir } from "../helpers.js";
 
 /** Every value METHOD.md states, written out independently of the schema so a changed default fails here. */
 const methodDefaults = {
-  engine: { kind: "embedded", model: "models/world-base", concurrency: 4 },
+  engine: { kind: "embedded", model: "models/world-base", concurrency: 4, requestsInFlight: 256, timeoutMs: 900_000, retries: 8 },
   datasets: [{ name: "math-train" }],
   sampling: { n: 32, temperature: 0.9, topP: 1.0, maxTokens: 32768, prompt: "paper" },
   selection: { variant: "q-dyn", alpha: 0.2, q0: 0.1, maxPairs: 64, extraNegRatio: 1.5 },
@@ -84,11 +84,11 @@ describe("presets", () => {
     for (const name of presetNames) expect(resolveConfig({ preset: name }).preset).toBe(name);
   });
 
-  it("paper presets keep every paper value and point at an OpenAI-compatible server", () => {
+  it("paper presets keep every paper value and point at a vLLM server", () => {
     const c = resolveConfig({ preset: "paper-7b" });
-    expect(c.engine).toEqual({
-      kind: "openai",
-      model: "http://localhost:8000/v1",
+    expect(c.engine).toMatchObject({
+      kind: "vllm",
+      baseUrls: ["http://localhost:8000"],
       servedModelName: "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B",
       concurrency: 64,
     });
@@ -136,7 +136,7 @@ describe("merging preset → file → --set", () => {
     writeFileSync(file, JSON.stringify({ preset: "paper-1.5b", training: { objective: "dpo" } }));
     const c = resolveConfig({ file });
     expect(c.preset).toBe("paper-1.5b");
-    expect(c.engine.kind).toBe("openai");
+    expect(c.engine.kind).toBe("vllm");
     expect(c.training.objective).toBe("dpo");
     expect(resolveConfig({ file, preset: "ci" }).preset).toBe("ci");
   });
@@ -179,7 +179,7 @@ describe("configuration errors name the key path and where the value came from",
     expect(() => resolveConfig({ overrides: ["sampling.n=2.5"] })).toThrow(/sampling\.n: expected an integer/);
     expect(() => resolveConfig({ overrides: ["selection.variant=longest"] })).toThrow(/selection\.variant: expected one of "shortest", "q-fix", "q-dyn", "q-dyn-extra-neg", got string "longest"/);
     expect(() => resolveConfig({ overrides: ["selection.alpha=-1"] })).toThrow(/selection\.alpha: expected a number >= 0, got number -1/);
-    expect(() => resolveConfig({ overrides: ["engine.kind=tgi"] })).toThrow(/engine\.kind: expected one of "embedded", "openai", "llamacpp"/);
+    expect(() => resolveConfig({ overrides: ["engine.kind=tgi"] })).toThrow(/engine\.kind: expected one of "embedded", "vllm", "sglang", "llama-server", "ollama", "openai", "llamacpp"/);
     expect(() => resolveConfig({ overrides: ["datasets.0.limt=3"] })).toThrow(/datasets\.0\.limt: unknown key/);
     expect(() => resolveConfig({ overrides: ["noequals"] })).toThrow(/expected key\.path=value/);
   });

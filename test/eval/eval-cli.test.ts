@@ -226,9 +226,9 @@ describe("tokensqueeze eval fails fast, before any sampling", () => {
     });
     const out = join(tempDir(), "run");
     const t0 = Date.now();
-    const r = runCli(["eval", "--engine", "openai", "--base-url", `http://127.0.0.1:${port}/v1`, "--model", "some-model", "--bench", "gsm8k", "--limit", "1", "--data-dir", sharedData, "--out", out]);
+    const r = runCli(["eval", "--engine", "openai", "--base-url", `http://127.0.0.1:${port}/v1`, "--served-model", "some-model", "--bench", "gsm8k", "--limit", "1", "--data-dir", sharedData, "--out", out]);
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain(`cannot reach the server at http://127.0.0.1:${port}/v1/models`);
+    expect(r.stderr).toContain(`no server answered: http://127.0.0.1:${port}: http://127.0.0.1:${port}/v1/models`);
     expect(Date.now() - t0).toBeLessThan(60_000);
     expect(existsSync(out)).toBe(false);
   });

@@ -2,7 +2,8 @@
 import { createServer as createHttpServer } from "node:http";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { normaliseBaseUrl, openEngine } from "../../src/engines/factory.js";
+import { openEngine } from "../../src/engines/factory.js";
+import { serverRoot } from "../../src/engines/http/transport.js";
 import { UserError } from "../../src/util/errors.js";
 import { repoRoot, tempDir } from "../helpers.js";
 
@@ -34,29 +35,30 @@ describe("openEngine", () => {
     expect(await userError(openEngine({ kind: "embedded", model: empty }))).toContain(`model folder ${empty}: config.json is missing`);
   });
 
-  it("says when a server cannot be reached, and when it answers but this build has no client for it", async () => {
+  it("says when a server cannot be reached, and opens a server engine when it answers", async () => {
     const server = createHttpServer((_req, res) => {
       res.writeHead(200, { "content-type": "application/json" });
-      res.end('{"object":"list","data":[]}');
+      res.end('{"object":"list","data":[{"id":"m1","object":"model","max_model_len":2048}]}');
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const port = (server.address() as { port: number }).port;
     try {
-      expect(await userError(openEngine({ kind: "openai", model: `http://127.0.0.1:${port}` }))).toContain(
-        `the server at http://127.0.0.1:${port}/v1 answers, but this version of tokensqueeze has no OpenAI-compatible engine yet`,
-      );
+      const engine = await openEngine({ kind: "vllm", model: "unused", baseUrls: [`http://127.0.0.1:${port}/v1`] });
+      expect(engine.identity).toEqual({ name: "m1", engine: "vllm" });
+      expect(await userError(openEngine({ kind: "vllm", model: "unused", baseUrls: [`http://127.0.0.1:${port}`], servedModelName: "m2" }))).toContain('serves "m1", not "m2"');
     } finally {
       await new Promise((r) => server.close(r));
     }
     // The same port, now closed.
-    expect(await userError(openEngine({ kind: "openai", model: `http://127.0.0.1:${port}/v1` }))).toContain(`cannot reach the server at http://127.0.0.1:${port}/v1/models`);
-    expect(await userError(openEngine({ kind: "openai", model: "localhost:8000" }))).toMatch(/http:\/\/ or https:\/\//);
-    expect(await userError(openEngine({ kind: "openai", model: "http://127.0.0.1:1/v1", apiKeyEnv: "TS_TEST_NO_SUCH_KEY" }))).toContain("TS_TEST_NO_SUCH_KEY");
+    expect(await userError(openEngine({ kind: "openai", model: "unused", baseUrls: [`http://127.0.0.1:${port}/v1`] }))).toContain(`no server answered: http://127.0.0.1:${port}: http://127.0.0.1:${port}/v1/models`);
+    expect(await userError(openEngine({ kind: "vllm", model: "unused", baseUrls: ["localhost:8000"] }))).toMatch(/http:\/\/ or https:\/\//);
+    expect(await userError(openEngine({ kind: "sglang", model: "unused", baseUrls: ["http://127.0.0.1:1"], apiKeyEnv: "TS_TEST_NO_SUCH_KEY" }))).toContain("TS_TEST_NO_SUCH_KEY");
+    expect(await userError(openEngine({ kind: "vllm", model: "unused" }))).toContain("needs the server's address: --base-url URL");
   });
 
-  it("normalises base URLs to end in /v1", () => {
-    expect(normaliseBaseUrl("http://localhost:8000").href).toBe("http://localhost:8000/v1");
-    expect(normaliseBaseUrl("http://localhost:8000/v1/").href).toBe("http://localhost:8000/v1");
-    expect(normaliseBaseUrl("https://host/api/v1").href).toBe("https://host/api/v1");
+  it("reduces base URLs to the server root (dialects add /v1 where theirs lives)", () => {
+    expect(serverRoot("http://localhost:8000")).toBe("http://localhost:8000");
+    expect(serverRoot("http://localhost:8000/v1/")).toBe("http://localhost:8000");
+    expect(serverRoot("https://host/api/v1")).toBe("https://host/api");
   });
 });

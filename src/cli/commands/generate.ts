@@ -85,6 +85,6 @@ export function register(program: Command): void {
 
 /** Only the run flags of generate's options (its own --prompt would be misread as the prompt-preset flag). */
 function runFlagsOf(opts: RunFlags): RunFlags {
-  const { preset, config, set, engine, model, baseUrl, concurrency, seed, dataDir } = opts;
-  return { preset, config, set, engine, model, baseUrl, concurrency, seed, dataDir };
+  const { preset, config, set, engine, model, baseUrl, servedModel, concurrency, seed, dataDir } = opts;
+  return { preset, config, set, engine, model, baseUrl, servedModel, concurrency, seed, dataDir };
 }
