@@ -19,6 +19,22 @@ export interface EvalRunResults {
   budget: number;
   /** Metrics per benchmark, in the run's benchmark order. */
   benchmarks: Record<string, BenchmarkMetrics>;
+  /** Which problems each benchmark's samples cover, for checking that two evaluations are comparable. */
+  coverage: Record<string, BenchmarkCoverage>;
+}
+
+export interface BenchmarkCoverage {
+  /** Sorted. */
+  problemIds: string[];
+  /** Samples per problem when every problem has the same number, else null. */
+  samplesPerProblem: number | null;
+}
+
+function coverageOf(samples: readonly SampleRecord[]): BenchmarkCoverage {
+  const counts = new Map<string, number>();
+  for (const s of samples) counts.set(s.problemId, (counts.get(s.problemId) ?? 0) + 1);
+  const distinct = new Set(counts.values());
+  return { problemIds: [...counts.keys()].sort(), samplesPerProblem: distinct.size === 1 ? [...distinct][0] : null };
 }
 
 /**
@@ -46,8 +62,12 @@ export function readEvalRun(dir: string, opts: { budget?: number } = {}): EvalRu
     const order = (config.evaluation?.benchmarks ?? []).map((b) => b.name).filter((n): n is string => typeof n === "string");
     const names = [...order.filter((n) => byBench.has(n)), ...[...byBench.keys()].filter((n) => !order.includes(n)).sort()];
     const benchmarks: Record<string, BenchmarkMetrics> = {};
-    for (const name of names) benchmarks[name] = benchmarkMetrics(byBench.get(name)!, { budget });
-    return { dir: store.dir, budget, benchmarks };
+    const coverage: Record<string, BenchmarkCoverage> = {};
+    for (const name of names) {
+      benchmarks[name] = benchmarkMetrics(byBench.get(name)!, { budget });
+      coverage[name] = coverageOf(byBench.get(name)!);
+    }
+    return { dir: store.dir, budget, benchmarks, coverage };
   } finally {
     store.close();
   }
@@ -59,7 +79,20 @@ const summarySchema = z.object({
   lenT: z.number().nullable(),
   lenA: z.number(),
   auc: z.number(),
+  // `eval --json` prints these too; older files may lack them (then only the sample counts are compared).
+  problems: z.number().int().nonnegative().optional(),
+  samplesPerProblem: z.number().int().nonnegative().optional(),
 });
+
+/** An evaluation run as one row of a comparison: its metrics and which problems and samples they cover. */
+export function evalRunSummary(run: EvalRunResults, label: string): EvalSummary {
+  const benchmarks: Record<string, BenchmarkSummary> = {};
+  for (const [name, m] of Object.entries(run.benchmarks)) {
+    const cov = run.coverage[name];
+    benchmarks[name] = { n: m.n, acc: m.acc, lenT: m.lenT, lenA: m.lenA, auc: m.auc, problems: m.problems, samplesPerProblem: cov.samplesPerProblem, problemIds: cov.problemIds };
+  }
+  return { label, benchmarks };
+}
 
 /**
  * Reads one evaluation for `compare`: a run directory, or a JSON file written from `eval --json` (an object
@@ -69,10 +102,7 @@ export function readEvalSummary(path: string): EvalSummary {
   const abs = resolve(path);
   if (!existsSync(abs)) throw new UserError(`evaluation not found: ${path}`);
   if (statSync(abs).isDirectory() || RunStore.isRun(abs)) {
-    const run = readEvalRun(abs);
-    const benchmarks: Record<string, BenchmarkSummary> = {};
-    for (const [name, m] of Object.entries(run.benchmarks)) benchmarks[name] = { n: m.n, acc: m.acc, lenT: m.lenT, lenA: m.lenA, auc: m.auc };
-    return { label: basename(statSync(abs).isDirectory() ? abs : dirname(abs)), benchmarks };
+    return evalRunSummary(readEvalRun(abs), basename(statSync(abs).isDirectory() ? abs : dirname(abs)));
   }
   // Not a run directory, so it must be `eval --json` output; invalid JSON is reported as everywhere else.
   const value = parseJsonText(path, readFileSync(abs, "utf8"));
@@ -87,7 +117,11 @@ export function readEvalSummary(path: string): EvalSummary {
       const field = [name, ...issue.path.map(String)].join(".");
       throw new InputError({ file: path, field }, issue.message);
     }
-    benchmarks[name] = parsed.data;
+    const { problems, samplesPerProblem, ...metrics } = parsed.data;
+    // `samplesPerProblem` in `eval --json` is the fewest any problem has: equal to all of them only when n says so.
+    const known = problems !== undefined && samplesPerProblem !== undefined;
+    const even = known && problems * samplesPerProblem === metrics.n;
+    benchmarks[name] = { ...metrics, ...(problems !== undefined ? { problems } : {}), ...(known ? { samplesPerProblem: even ? samplesPerProblem : null } : {}) };
   }
   return { label: basename(abs).replace(/\.json$/i, ""), benchmarks };
 }
