@@ -72,12 +72,11 @@ export const EngineSchema = z
     /** Server engines: further attempts after connection errors, timeouts, 429 and 5xx (backoff with jitter). */
     retries: z.number().int().min(0).default(8),
   })
+  // Only this direction: configs are merged in layers (a run's recorded config, a preset, flags), and a layer
+  // that switches to a local engine may leave a server's baseUrls behind, which then mean nothing.
   .superRefine((e, ctx) => {
     if (isServerEngineKind(e.kind) && e.baseUrls === undefined) {
       ctx.addIssue({ code: "custom", path: ["baseUrls"], message: `engine ${e.kind} needs the server's address: --base-url URL (config engine.baseUrls)` });
-    }
-    if (!isServerEngineKind(e.kind) && e.baseUrls !== undefined) {
-      ctx.addIssue({ code: "custom", path: ["baseUrls"], message: `engine ${e.kind} runs no server; --base-url applies to --engine ${ServerEngineKinds.join("|")}` });
     }
   });
 export type EngineConfig = z.output<typeof EngineSchema>;
