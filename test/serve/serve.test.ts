@@ -1,0 +1,131 @@
+/**
+ * `tokensqueeze serve`: refuses a non-loopback address without a key (unless --insecure), checks the key,
+ * answers bad requests with a 4xx naming the problem and stays up, reports /metrics in Prometheus text, and on
+ * SIGTERM finishes the request in flight before exiting.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ServeSchema } from "../../src/config/schema.js";
+import { serveModel, type ServeHandle } from "../../src/serve/run.js";
+import { repoRoot, runCli } from "../helpers.js";
+
+const folder = join(repoRoot, "test", "fixtures", "tiny-llama");
+
+async function post(url: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; json: { message?: string } & Record<string, unknown> }> {
+  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : {} };
+}
+
+/** Starts `serve` as a user would and resolves with its URL once it listens. */
+function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null>; stderr: () => string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "src", "cli", "main.ts"), "serve", "--model", folder, "--port", "0", "--workers", "0", ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    child.stdout!.on("data", (d: Buffer) => {
+      stdout += d.toString();
+      const m = /at (http:\/\/\S+) /.exec(stdout);
+      if (m) resolve({ child, url: m[1], exited, stderr: () => stderr });
+    });
+    void exited.then((code) => reject(new Error(`serve exited (${code}) before listening:\n${stderr}`)));
+  });
+}
+
+describe("serve refuses to expose itself", () => {
+  it("exits 2 on a non-loopback --host without a key, and starts with --insecure or a key", async () => {
+    const r = runCli(["serve", "--model", folder, "--host", "0.0.0.0", "--port", "0"]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("--host 0.0.0.0 is reachable from other machines; give clients a key with --api-key-env VAR");
+    const unset = runCli(["serve", "--model", folder, "--api-key-env", "TS_TEST_UNSET_KEY"], { env: { TS_TEST_UNSET_KEY: "" } });
+    expect(unset.status).toBe(2);
+    expect(unset.stderr).toContain("TS_TEST_UNSET_KEY (--api-key-env) is not set");
+
+    const insecure = await startCli(["--host", "0.0.0.0", "--insecure"]);
+    insecure.child.kill("SIGTERM");
+    expect(await insecure.exited).toBe(0);
+
+    const keyed = await startCli(["--host", "0.0.0.0", "--api-key-env", "TS_TEST_KEY"], { TS_TEST_KEY: "s3cret" });
+    try {
+      const url = keyed.url.replace("0.0.0.0", "127.0.0.1");
+      const body = JSON.stringify({ prompt: "Hi", max_tokens: 2, seed: 1 });
+      expect((await post(`${url}/v1/completions`, body)).status).toBe(401);
+      expect((await post(`${url}/v1/completions`, body, { authorization: "Bearer wrong!" })).status).toBe(401);
+      expect((await post(`${url}/v1/completions`, body, { authorization: "Bearer s3cret" })).status).toBe(200);
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+    } finally {
+      keyed.child.kill("SIGTERM");
+      expect(await keyed.exited).toBe(0);
+    }
+  }, 120_000);
+});
+
+describe("serve on bad requests", () => {
+  let server: ServeHandle;
+  beforeAll(async () => {
+    server = await serveModel(ServeSchema.parse({ model: folder, port: 0, workers: 0, maxBodyBytes: 4096 }));
+  }, 60_000);
+  afterAll(async () => server?.stop());
+
+  it("answers each kind with a 4xx that names it, and keeps serving", async () => {
+    const url = server.url;
+    const bad: Array<[string, string, number, RegExp]> = [
+      ["/v1/completions", JSON.stringify({ prompt: "x".repeat(5000) }), 413, /over the limit of 4096 bytes/],
+      ["/v1/completions", '{"prompt": "Hi", "max_tokens": 2', 400, /not valid JSON/],
+      ["/v1/completions", "", 400, /no body/],
+      ["/v1/completions", JSON.stringify({ prompt: "Hi", n: "two" }), 400, /^n: /],
+      ["/v1/completions", JSON.stringify({ max_tokens: 3 }), 400, /^prompt: /],
+      ["/v1/completions", JSON.stringify({ prompt: [1, 2, 99999] }), 400, /token id 99999 is outside the vocabulary/],
+      ["/v1/completions", JSON.stringify({ prompt: "Hi", max_tokens: 600 }), 400, /maximum context length is 512 tokens/],
+      ["/v1/completions", JSON.stringify({ prompt: "Hi", stream: true }), 400, /streaming is not supported/],
+      ["/v1/completions", JSON.stringify({ prompt: "Hi", model: "gpt-5" }), 404, /`gpt-5` does not exist/],
+      ["/v1/chat/completions", JSON.stringify({ messages: [] }), 404, /no such endpoint/],
+      ["/detokenize", JSON.stringify({ tokens: [1, -2] }), 400, /^tokens\.1: /],
+    ];
+    for (const [path, body, status, message] of bad) {
+      const r = await post(url + path, body);
+      expect(r.status, `${path} ${body.slice(0, 60)}`).toBe(status);
+      expect(r.json.message, `${path} ${body.slice(0, 60)}`).toMatch(message);
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+    }
+    expect((await fetch(`${url}/v1/completions`)).status).toBe(405);
+    const ok = await post(`${url}/v1/completions`, JSON.stringify({ prompt: "Hi", max_tokens: 2, seed: 3, n: 2 }));
+    expect(ok.status).toBe(200);
+    expect((ok.json.choices as unknown[]).length).toBe(2);
+  }, 60_000);
+
+  it("reports requests, latencies and tokens in Prometheus text format", async () => {
+    await post(`${server.url}/v1/completions`, JSON.stringify({ prompt: "Hi", max_tokens: 2, seed: 3 }));
+    const res = await fetch(`${server.url}/metrics`);
+    expect(res.headers.get("content-type")).toContain("text/plain");
+    const text = await res.text();
+    expect(text).toContain("# TYPE tokensqueeze_requests_total counter");
+    expect(text).toMatch(/^tokensqueeze_requests_total\{endpoint="\/v1\/completions",status="200"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^tokensqueeze_requests_total\{endpoint="\/v1\/completions",status="413"\} 1$/m);
+    expect(text).toMatch(/^tokensqueeze_request_duration_seconds_bucket\{endpoint="\/v1\/completions",le="\+Inf"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^tokensqueeze_generation_tokens_total [1-9]\d*$/m);
+    for (const line of text.trimEnd().split("\n")) expect(line).toMatch(/^(# (HELP|TYPE) \S+ .+|[a-z_]+(\{[^}]*\})? [0-9.e+-]+)$/);
+  });
+});
+
+describe("serve shuts down gracefully", () => {
+  it("on SIGTERM, finishes the request in flight, then exits 0 and accepts no more", async () => {
+    const served = await startCli([]);
+    const slow = post(`${served.url}/v1/completions`, JSON.stringify({ prompt: "Once", n: 8, max_tokens: 200, seed: 5, temperature: 1, stop_token_ids: [] }));
+    await new Promise((r) => setTimeout(r, 300));
+    served.child.kill("SIGTERM");
+    const answer = await slow;
+    expect(answer.status).toBe(200);
+    expect((answer.json.choices as unknown[]).length).toBe(8);
+    expect(await served.exited).toBe(0);
+    expect(served.stderr()).toContain("SIGTERM: finishing 1 request(s) in flight");
+    await expect(fetch(`${served.url}/health`)).rejects.toThrow();
+  }, 120_000);
+});
