@@ -27,7 +27,7 @@ import { EmbeddedEngine } from "../src/engines/embedded/engine.js";
 import { loadModelFolder } from "../src/model/folder.js";
 import { LlamaModel } from "../src/model/llama.js";
 import { initTf } from "../src/model/tf.js";
-import { llamaCausalLm, llamaParameters } from "../src/train/llama.js";
+import { llamaParameters } from "../src/train/llama.js";
 import { ParallelGradientSource, siblingModule } from "../src/train/parallel.js";
 import { sftObjective } from "../src/train/sft.js";
 import { defaultTrainerConfig, train } from "../src/train/trainer.js";
@@ -125,7 +125,7 @@ async function embeddedFigures(dir: string, threads: number, repeats: number, wo
   await initTf("wasm");
   const model = LlamaModel.fromWeights(folder.config, folder.weights);
   const params = llamaParameters(model);
-  const objective = sftObjective(llamaCausalLm(model));
+  const objective = sftObjective(folder.config);
   const { batch, length, steps } = WORKLOAD.train;
   const examples = Array.from({ length: batch * (steps + 1) }, () => ({ ids: ids(length + 1) }));
   const source =
@@ -134,7 +134,7 @@ async function embeddedFigures(dir: string, threads: number, repeats: number, wo
           params,
           objective,
           threads,
-          replica: { module: siblingModule(new URL("../src/train/parallel.ts", import.meta.url).href, "sft-replica"), args: { config: folder.config, weights: folder.weights, padId: 0 } },
+          replica: { module: siblingModule(new URL("../src/train/parallel.ts", import.meta.url).href, "sft-replica"), args: { config: folder.config, weights: folder.weights } },
         })
       : undefined;
   try {

@@ -591,24 +591,30 @@ interface WasmBackendInternals {
 }
 
 /** f32[x … x + rows·in] · W into f32[dst …] (float offsets), copying straight from the tfjs wasm heap when it can. */
-function matmulInto(f32: Float32Array, x: number, rows: number, w: tf.Tensor2D, dst: number): void {
-  const [inDim, outDim] = w.shape;
-  const a = tf.tensor2d(f32.subarray(x, x + rows * inDim), [rows, inDim]);
+export function matmulInto(f32: Float32Array, x: number, rows: number, w: tf.Tensor2D, dst: number): void {
+  const a = tf.tensor2d(f32.subarray(x, x + rows * w.shape[0]), [rows, w.shape[0]]);
   const y = tf.matMul(a, w);
-  const be = tf.backend() as unknown as Partial<WasmBackendInternals>;
-  const info = be.dataIdMap?.get(y.dataId);
-  if (be.wasm?.HEAPF32 !== undefined && info !== undefined && typeof info.memoryOffset === "number") {
-    const off = info.memoryOffset / 4;
-    f32.set(be.wasm.HEAPF32.subarray(off, off + rows * outDim), dst);
-  } else {
-    f32.set(y.dataSync() as Float32Array, dst);
-  }
+  f32.set(tensorValues(y), dst);
   a.dispose();
   y.dispose();
 }
 
+/**
+ * A float32 tensor's values: a view into the tfjs wasm heap when the backend exposes it (valid only until the
+ * next tfjs operation, which may grow the heap), otherwise a copy.
+ */
+export function tensorValues(t: tf.Tensor): Float32Array {
+  const be = tf.backend() as unknown as Partial<WasmBackendInternals>;
+  const info = be.dataIdMap?.get(t.dataId);
+  if (be.wasm?.HEAPF32 !== undefined && info !== undefined && typeof info.memoryOffset === "number") {
+    const off = info.memoryOffset / 4;
+    return be.wasm.HEAPF32.subarray(off, off + t.size);
+  }
+  return t.dataSync() as Float32Array;
+}
+
 /** Column-concatenates [d, w_i] matrices into [d, Σ w_i]. */
-function concatColumns(parts: Float32Array[], d: number, widths: number[]): Float32Array {
+export function concatColumns(parts: Float32Array[], d: number, widths: number[]): Float32Array {
   const total = widths.reduce((a, b) => a + b, 0);
   const out = new Float32Array(d * total);
   for (let row = 0; row < d; row++) {

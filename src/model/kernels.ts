@@ -402,6 +402,64 @@ const GENERIC: WasmFunction[] = [
       end end`,
   },
   {
+    // x[t] = exp(x[t] − c) for t < n; returns Σ_t x[t]. Writes zeros to the (up to 3) floats past n in the
+    // last chunk, so the buffer must hold n rounded up to 4. The same exp and summation order as attendRow.
+    // The trainer's attention backward recomputes the softmax with it.
+    name: "expSub",
+    params: [["x", "i32"], ["n", "i32"], ["c", "f32"]],
+    result: "f32",
+    locals: [["sp", "i32"], ["send", "i32"], ["acc", "v128"], ["v", "v128"], ["e", "v128"], ["cv", "v128"]],
+    body: `
+      local.get $c f32x4.splat local.set $cv
+      local.get $x local.set $sp
+      local.get $x local.get $n i32.const 4 i32.mul i32.add local.set $send
+      block loop
+        local.get $sp i32.const 16 i32.add local.get $send i32.gt_u br_if 1
+        local.get $sp v128.load local.get $cv f32x4.sub local.set $v
+        ${exp4("$v", "$e")}
+        local.set $v
+        local.get $sp local.get $v v128.store
+        local.get $acc local.get $v f32x4.add local.set $acc
+        local.get $sp i32.const 16 i32.add local.set $sp
+        br 0
+      end end
+      local.get $sp local.get $send i32.lt_u if
+        local.get $sp v128.load local.get $cv f32x4.sub local.set $v
+        ${exp4("$v", "$e")}
+        local.get $sp i32x4.splat i32x4.const 0 4 8 12 i32x4.add local.get $send i32x4.splat i32x4.lt_s v128.and
+        local.set $v
+        local.get $sp local.get $v v128.store
+        local.get $acc local.get $v f32x4.add local.set $acc
+      end
+      ${hsum("$acc")}`,
+  },
+  {
+    // out_t += c[t] · x for t < n: n rows of hdB bytes, strideB bytes apart (the transpose of accum; the
+    // trainer's attention backward adds each query's share into the key and value gradients with it).
+    name: "scatter",
+    params: [["c", "i32"], ["x", "i32"], ["n", "i32"], ["hdB", "i32"], ["strideB", "i32"], ["out", "i32"]],
+    locals: [["t", "i32"], ["j", "i32"], ["cs", "v128"]],
+    body: `
+      block loop
+        local.get $t local.get $n i32.ge_u br_if 1
+        local.get $c f32.load f32x4.splat local.set $cs
+        i32.const 0 local.set $j
+        block loop
+          local.get $j local.get $hdB i32.ge_u br_if 1
+          local.get $out local.get $j i32.add
+          local.get $out local.get $j i32.add v128.load
+          local.get $cs local.get $x local.get $j i32.add v128.load f32x4.mul
+          f32x4.add v128.store
+          local.get $j i32.const 16 i32.add local.set $j
+          br 0
+        end end
+        local.get $c i32.const 4 i32.add local.set $c
+        local.get $out local.get $strideB i32.add local.set $out
+        local.get $t i32.const 1 i32.add local.set $t
+        br 0
+      end end`,
+  },
+  {
     // x[r][t] -= c[r] for t < n (any n; rows packed; stays inside the rows).
     name: "subRows",
     params: [["x", "i32"], ["rows", "i32"], ["n", "i32"], ["c", "i32"]],
@@ -434,7 +492,7 @@ const GENERIC: WasmFunction[] = [
 ];
 
 /**
- * `scores` and `accum` for one head width, fully unrolled over the hd/4 chunks of a head: q's chunks (and
+ * `scores`, `accum` and `scatter` for one head width, fully unrolled over the hd/4 chunks of a head: q's chunks (and
  * accum's output chunks) live in locals for the whole call, so the inner loop is only over keys. Same
  * signatures and the same arithmetic order as the generic versions (the `hdB` argument is ignored).
  */
@@ -511,11 +569,28 @@ function specialised(hd: number): WasmFunction[] {
       end end
       ${chunks.map((c) => `local.get $out local.get $o${c} v128.store offset=${16 * c}`).join("\n")}`,
   };
-  return GENERIC.map((f) => (f.name === "scores" ? scores : f.name === "accum" ? accum : f));
+  const scatter: WasmFunction = {
+    name: "scatter",
+    params: [["c", "i32"], ["x", "i32"], ["n", "i32"], ["hdB", "i32"], ["strideB", "i32"], ["out", "i32"]],
+    locals: [["t", "i32"], ["cs", "v128"], ...chunks.map((c): [string, "v128"] => [`x${c}`, "v128"])],
+    body: `
+      ${chunks.map((c) => `local.get $x v128.load offset=${16 * c} local.set $x${c}`).join("\n")}
+      block loop
+        local.get $t local.get $n i32.ge_u br_if 1
+        local.get $c f32.load f32x4.splat local.set $cs
+        ${chunks.map((c) => `local.get $out local.get $out v128.load offset=${16 * c} local.get $cs local.get $x${c} f32x4.mul f32x4.add v128.store offset=${16 * c}`).join("\n")}
+        local.get $c i32.const 4 i32.add local.set $c
+        local.get $out local.get $strideB i32.add local.set $out
+        local.get $t i32.const 1 i32.add local.set $t
+        br 0
+      end end`,
+  };
+  const replaced: Record<string, WasmFunction> = { scores, accum, scatter };
+  return GENERIC.map((f) => replaced[f.name] ?? f);
 }
 
 interface KernelExports {
-  scores(q: number, k: number, n: number, hdBytes: number, strideBytes: number, scale: number, out: number): void;
+  scores(q: number, k: number, n: number, hdBytes: number, strideBytes: number, scale: number, out: number): number;
   accum(p: number, v: number, n: number, hdBytes: number, strideBytes: number, out: number): void;
   attendRow(q: number, kp: number, vp: number, P: number, ko: number, vo: number, n: number, H: number, rep: number, hdB: number, strideB: number, scale: number, s: number, out: number): void;
   rope(x: number, rows: number, widthB: number, heads: number, hdB: number, cos: number, sin: number, pos: number): void;
@@ -524,6 +599,8 @@ interface KernelExports {
   addTo(x: number, y: number, nB: number): void;
   softmaxStats(x: number, rows: number, n: number, stats: number): void;
   subRows(x: number, rows: number, n: number, c: number): void;
+  expSub(x: number, n: number, c: number): number;
+  scatter(c: number, x: number, n: number, hdBytes: number, strideBytes: number, out: number): void;
 }
 
 // The project's TypeScript lib (ES2023, no DOM) does not declare the WebAssembly JS API; these are the few

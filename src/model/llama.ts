@@ -1,9 +1,10 @@
 /**
- * The differentiable Llama forward pass on TensorFlow.js — what the trainer differentiates through
- * `tf.variableGrads` / `optimizer.minimize`. Inference (generation, scoring) uses the KV-cache path in
- * ./inference.ts, built from the same weights and checked against this forward in the tests.
+ * The Llama model's parameters as tfjs variables (what the trainer's AdamW updates and checkpoints save) and a
+ * differentiable full forward pass on TensorFlow.js. That forward is the reference the faster paths are tested
+ * against: inference (generation, scoring) runs the KV-cache path in ./inference.ts and training the hand-written
+ * forward/backward in ../train/llama-grad.ts, both checked against it (and it against transformers) in the tests.
  *
- * Usage (trainer):
+ * Usage (autograd, as the tests do):
  * ```ts
  * await initTf("wasm");
  * const model = LlamaModel.fromWeights(folder.config, folder.weights);   // or LlamaModel.random(config, seed)

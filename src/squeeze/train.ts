@@ -14,7 +14,6 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import * as tf from "@tensorflow/tfjs";
 import type { RunConfig } from "../config/schema.js";
 import { openEngine, resolveModelPath } from "../engines/factory.js";
 import { loadModelFolder, saveModelFolder, trainingEosTokenId, type ModelFolder } from "../model/folder.js";
@@ -22,11 +21,11 @@ import { LlamaModel } from "../model/llama.js";
 import { initTf } from "../model/tf.js";
 import { defineTable, fingerprint, runStage, type RunStore, type StageResult } from "../store/index.js";
 import { defaultAdamWConfig } from "../train/adamw.js";
-import { llamaCausalLm, llamaParameters } from "../train/llama.js";
+import { llamaParameters, llamaWeights, sequenceLogprobSums } from "../train/llama.js";
+import { LlamaGrad } from "../train/llama-grad.js";
 import { gradientSourceFor, siblingModule } from "../train/parallel.js";
-import { preferenceObjective, preferenceTerms, type PairExample, type PreferenceSettings } from "../train/preference.js";
+import { pairLosses, pairSequences, preferenceObjective, type PairExample, type PreferenceSettings } from "../train/preference.js";
 import type { PreferenceReplicaArgs } from "../train/preference-replica.js";
-import { sequenceLogprobSums } from "../train/sft.js";
 import { promptCompletion } from "../train/sft-data.js";
 import { train, TrainerResumeError, type StepReport, type TrainerConfig } from "../train/trainer.js";
 import { UserError } from "../util/errors.js";
@@ -184,12 +183,12 @@ export async function runTrainStage(opts: TrainStageOptions): Promise<{ summary:
 
   await initTf("wasm");
   const model = LlamaModel.fromWeights(folder.config, folder.weights);
-  const padId = folder.config.padTokenId ?? folder.eosTokenIds[0] ?? 0;
-  const causal = llamaCausalLm(model);
+  // Held-out metrics use the trainer's own forward pass.
+  const net = new LlamaGrad(folder.config);
   try {
     // Reference log-probs of every pair (held out too) with the starting weights, before any update, through the
-    // engine's scoring path (KV cache; the training forward materialises T² attention and is much slower). The
-    // two paths agree to ~1e-5 per token, so Δ starts within ~1e-4 of 0 rather than exactly at it.
+    // engine's scoring path (KV cache, and the engine the run config names). It and the trainer's forward agree
+    // to ~1e-5 per token, so Δ starts within ~1e-4 of 0 rather than exactly at it.
     const engine = await openEngine(config.engine, { cwd: opts.cwd });
     let reference: StageResult;
     try {
@@ -228,7 +227,7 @@ export async function runTrainStage(opts: TrainStageOptions): Promise<{ summary:
     };
     const examples = trainPairs.map(example);
     const heldOutExamples = heldOut.map(example);
-    const heldOutLossBefore = heldOutExamples.length > 0 ? evaluatePairs(causal, heldOutExamples, settings, padId).loss : null;
+    const heldOutLossBefore = heldOutExamples.length > 0 ? evaluatePairs(net, llamaWeights(model), heldOutExamples, settings).loss : null;
 
     // The optimizer step: microBatchSize pairs per forward pass, accumulated to the global batch.
     const micro = Math.min(t.microBatchSize, t.globalBatchSize);
@@ -253,9 +252,9 @@ export async function runTrainStage(opts: TrainStageOptions): Promise<{ summary:
       checkpointEvery: t.checkpointEvery,
     };
     const params = llamaParameters(model);
-    const objective = preferenceObjective(causal, settings, { padId });
+    const objective = preferenceObjective(folder.config, settings);
     const threads = Math.max(1, Math.min(opts.threads ?? Math.min(8, availableParallelism()), perStep));
-    const replicaArgs: PreferenceReplicaArgs = { config: folder.config, weights: folder.weights, padId, settings };
+    const replicaArgs: PreferenceReplicaArgs = { config: folder.config, weights: folder.weights, settings };
     const source = await gradientSourceFor({ params, objective, threads, replica: { module: siblingModule(new URL("../train/", import.meta.url).href, "preference-replica"), args: replicaArgs } });
     const resuming = existsSync(trainerConfig.checkpointPath as string);
     log(
@@ -312,7 +311,7 @@ export async function runTrainStage(opts: TrainStageOptions): Promise<{ summary:
     opts.progress?.stageEnd({ done: steps, failed: 0, resumed: result.resumedFromStep, status: "complete" });
     const out = join(store.dir, MODEL_DIR);
     saveModelFolder(out, { config: folder.config, weights: model.getWeights(), tokenizer: folder.tokenizer.files, generationConfig: folder.generationConfig });
-    const after = heldOutExamples.length > 0 ? evaluatePairs(causal, heldOutExamples, settings, padId) : null;
+    const after = heldOutExamples.length > 0 ? evaluatePairs(net, llamaWeights(model), heldOutExamples, settings) : null;
     const rows = stepsTable.all();
     return {
       stages: [reference],
@@ -339,20 +338,16 @@ export async function runTrainStage(opts: TrainStageOptions): Promise<{ summary:
   }
 }
 
-/** Mean loss and implicit-reward accuracy of the current weights on pairs (forward only, in chunks). */
-export function evaluatePairs(model: Parameters<typeof sequenceLogprobSums>[0], pairs: readonly PairExample[], settings: PreferenceSettings, padId: number): { loss: number; rewardAccuracy: number } {
+/** Mean loss and implicit-reward accuracy of `weights` on pairs (forward only, in chunks). */
+export function evaluatePairs(net: LlamaGrad, weights: readonly Float32Array[], pairs: readonly PairExample[], settings: PreferenceSettings): { loss: number; rewardAccuracy: number } {
   let loss = 0;
   let correct = 0;
   for (let i = 0; i < pairs.length; i += EVAL_CHUNK) {
     const chunk = pairs.slice(i, i + EVAL_CHUNK);
-    const [l, c] = tf.tidy(() => {
-      const sums = sequenceLogprobSums(model, [...chunk.map((p) => p.chosen), ...chunk.map((p) => p.rejected)], padId);
-      const n = chunk.length;
-      const terms = preferenceTerms(tf.slice(sums, [0], [n]), tf.slice(sums, [n], [n]), chunk, settings);
-      return [tf.sum(terms.loss).dataSync()[0], tf.sum(tf.cast(tf.greater(terms.chosenReward, terms.rejectedReward), "float32")).dataSync()[0]];
-    });
-    loss += l;
-    correct += c;
+    for (const t of pairLosses(chunk, sequenceLogprobSums(net, weights, pairSequences(chunk)), settings)) {
+      loss += t.loss;
+      if (t.chosenReward > t.rejectedReward) correct++;
+    }
   }
   return { loss: loss / pairs.length, rewardAccuracy: correct / pairs.length };
 }

@@ -1,14 +1,13 @@
 /**
  * A gradient worker thread (see ./parallel.ts): its own tfjs wasm backend and model replica. Messages:
  *   in  {type:"init", replica:{module,args}, sizes, weightBuffer, gradBuffer}   out {type:"ready"} | {type:"initError"}
- *   in  {type:"step", micro, totalWeight}   out {type:"grads", lossSum, metricSums, tokens, present} | {type:"fail"}
+ *   in  {type:"step", micro, totalWeight}   out {type:"grads", lossSum, metricSums, tokens} | {type:"fail"}
  * Before each step the replica's weights are read from weightBuffer; gradients are written to gradBuffer.
  */
 import * as tf from "@tensorflow/tfjs";
 import { parentPort } from "node:worker_threads";
 import { initTf } from "../model/tf.js";
-import { computeLocalGradients } from "./gradients.js";
-import { installFastMatMulGradient } from "./matmul-grad.js";
+import { accumulateGradients } from "./gradients.js";
 import type { Replica, ReplicaFactory, ReplicaSpec } from "./parallel.js";
 
 type Incoming =
@@ -34,7 +33,6 @@ port.on("message", (msg: Incoming) => {
   if (msg.type === "init") {
     (async () => {
       await initTf("wasm");
-      installFastMatMulGradient();
       const mod = (await import(msg.replica.module)) as { createReplica: ReplicaFactory<unknown, unknown> };
       replica = await mod.createReplica(msg.replica.args);
       const sizes = replica.params.map((p) => p.variable.size);
@@ -53,15 +51,9 @@ port.on("message", (msg: Incoming) => {
     if (replica === null) throw new Error("worker not initialised");
     const params = replica.params;
     params.forEach((p, i) => tf.tidy(() => p.variable.assign(tf.tensor(weightViews[i], p.variable.shape, "float32"))));
-    const result = computeLocalGradients(params, replica.objective, msg.micro, msg.totalWeight);
-    const present = params.map((p, i) => {
-      const g = result.grads.get(p.name);
-      if (g === undefined) return false;
-      gradViews[i].set(g.dataSync() as Float32Array);
-      g.dispose();
-      return true;
-    });
-    port.postMessage({ type: "grads", lossSum: result.lossSum, metricSums: result.metricSums, tokens: result.tokens, present });
+    const result = accumulateGradients(params, replica.objective, msg.micro, msg.totalWeight);
+    result.grads.forEach((g, i) => gradViews[i].set(g));
+    port.postMessage({ type: "grads", lossSum: result.lossSum, metricSums: result.metricSums, tokens: result.tokens });
   } catch (err) {
     port.postMessage({ type: "fail", message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
   }

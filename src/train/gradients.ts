@@ -5,7 +5,6 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { NamedParameter } from "./adamw.js";
-import { installFastMatMulGradient } from "./matmul-grad.js";
 import type { Objective } from "./objective.js";
 
 export interface GradientResult {
@@ -38,54 +37,36 @@ export class LocalGradientSource<E> implements GradientSource<E> {
   async close(): Promise<void> {}
 }
 
-export function computeLocalGradients<E>(
+/** The step's gradients as host arrays in parameter order, with the loss and metric sums. */
+export function accumulateGradients<E>(
   params: readonly NamedParameter[],
   objective: Objective<E>,
   microBatches: ReadonlyArray<readonly E[]>,
   totalWeight: number,
-): GradientResult {
-  installFastMatMulGradient();
+): { grads: Float32Array[]; lossSum: number; metricSums: Record<string, number>; tokens: number } {
   if (!(totalWeight > 0)) throw new Error(`objective ${objective.name}: the step has total weight ${totalWeight}; nothing to learn from`);
-  const variables = params.map((p) => p.variable);
-  const nameOf = new Map(params.map((p) => [p.variable.name, p.name]));
-  let acc: Map<string, tf.Tensor> | undefined;
+  const weights = params.map((p) => p.variable.dataSync() as Float32Array);
+  const grads = params.map((p) => new Float32Array(p.variable.size));
   let lossSum = 0;
   const metricSums: Record<string, number> = {};
   let tokens = 0;
   for (const micro of microBatches) {
     if (micro.length === 0) continue;
     tokens += objective.tokens(micro);
-    let metrics: Record<string, tf.Scalar> | undefined;
-    let sumTensor: tf.Scalar | undefined;
-    const { value, grads } = tf.variableGrads(() => {
-      const out = objective.lossSum(micro);
-      metrics = out.metrics;
-      if (metrics) for (const t of Object.values(metrics)) tf.keep(t);
-      sumTensor = tf.keep(out.sum);
-      return tf.div(out.sum, totalWeight) as tf.Scalar;
-    }, variables);
-    value.dispose();
-    lossSum += sumTensor!.dataSync()[0];
-    sumTensor!.dispose();
-    for (const [key, t] of Object.entries(metrics ?? {})) {
-      metricSums[key] = (metricSums[key] ?? 0) + t.dataSync()[0];
-      t.dispose();
-    }
-    if (acc === undefined) {
-      acc = new Map();
-      for (const [varName, g] of Object.entries(grads)) acc.set(nameOf.get(varName)!, g);
-    } else {
-      for (const [varName, g] of Object.entries(grads)) {
-        const name = nameOf.get(varName)!;
-        const prev = acc.get(name);
-        if (prev === undefined) acc.set(name, g);
-        else {
-          acc.set(name, tf.add(prev, g));
-          prev.dispose();
-          g.dispose();
-        }
-      }
-    }
+    const r = objective.accumulate(weights, micro, totalWeight, grads);
+    lossSum += r.lossSum;
+    for (const [key, v] of Object.entries(r.metrics)) metricSums[key] = (metricSums[key] ?? 0) + v;
   }
-  return { grads: acc ?? new Map(), lossSum, metricSums, tokens };
+  return { grads, lossSum, metricSums, tokens };
+}
+
+export function computeLocalGradients<E>(
+  params: readonly NamedParameter[],
+  objective: Objective<E>,
+  microBatches: ReadonlyArray<readonly E[]>,
+  totalWeight: number,
+): GradientResult {
+  const r = accumulateGradients(params, objective, microBatches, totalWeight);
+  const grads = new Map(params.map((p, i) => [p.name, tf.tensor(r.grads[i], p.variable.shape, "float32")]));
+  return { grads, lossSum: r.lossSum, metricSums: r.metricSums, tokens: r.tokens };
 }

@@ -1,24 +1,20 @@
 /**
- * What the trainer optimises. An objective turns a micro-batch of examples into a differentiable *summed* loss;
- * the trainer divides by the total weight of the optimizer step (summed over its micro-batches). Because the
- * normaliser is known before any forward pass, k accumulated micro-batches give the same gradient as one batch
- * k times larger — for token-averaged SFT (weight = target tokens) and pair-averaged DPO (weight = pairs) alike.
+ * What the trainer optimises. An objective computes, for a micro-batch of examples, the gradient of its *summed*
+ * loss divided by the total weight of the optimizer step (summed over its micro-batches). Because the normaliser
+ * is known before any forward pass, k accumulated micro-batches give the same gradient as one batch k times
+ * larger — for token-averaged SFT (weight = target tokens) and pair-averaged DPO (weight = pairs) alike.
  *
- * Stage 3 plugs in its DPO-L + SFT loss by implementing this interface over its own example type; the frozen
- * reference model's log-probabilities are data (precomputed once and stored on the examples), so the trainer
- * never needs to know a reference model exists.
+ * The Llama objectives (./sft.ts, ./preference.ts) are built by `llamaObjective` (./llama.ts) from a loss over
+ * per-sequence summed token log-probabilities; the frozen reference model's log-probabilities are data
+ * (precomputed once and stored on the examples), so the trainer never needs to know a reference model exists.
  */
-import type * as tf from "@tensorflow/tfjs";
-import type { NamedParameter } from "./adamw.js";
+import type { TokenSequence } from "./token-loss.js";
 
-export interface LossOutput {
+export interface MicroBatchResult {
   /** Σ of per-unit losses over the micro-batch (units: target tokens, pairs, ... as `weight` counts them). */
-  sum: tf.Scalar;
-  /**
-   * Summed statistics to report, normalised by the same weight as the loss (e.g. correct tokens → accuracy).
-   * The trainer keeps and disposes them; they are never differentiated.
-   */
-  metrics?: Record<string, tf.Scalar>;
+  lossSum: number;
+  /** Summed statistics to report, normalised by the same weight as the loss (e.g. correct tokens → accuracy). */
+  metrics: Record<string, number>;
 }
 
 export interface Objective<E> {
@@ -27,11 +23,26 @@ export interface Objective<E> {
   weight(batch: readonly E[]): number;
   /** Tokens the forward pass processes for this micro-batch (for tokens/s). */
   tokens(batch: readonly E[]): number;
-  /** The differentiable summed loss; called inside the gradient tape, so it must use the trainable variables. */
-  lossSum(batch: readonly E[]): LossOutput;
+  /**
+   * Adds ∂(lossSum / totalWeight)/∂θ of the micro-batch into `grads` (one array per parameter, in the order of
+   * `weights`, the current parameter values) and returns the summed loss and metrics.
+   */
+  accumulate(weights: readonly Float32Array[], batch: readonly E[], totalWeight: number, grads: Float32Array[]): MicroBatchResult;
 }
 
-/** The trainable side of a model: its parameters under stable names (checkpoints and the optimizer use them). */
-export interface Trainable {
-  parameters(): NamedParameter[];
+/**
+ * A loss over the summed target log-probabilities of some token sequences: what `llamaObjective` turns into an
+ * objective by adding the model's forward and backward passes.
+ */
+export interface SequenceLoss<E> {
+  readonly name: string;
+  weight(batch: readonly E[]): number;
+  tokens(batch: readonly E[]): number;
+  /** The sequences whose log-probabilities the loss reads, in a fixed order. */
+  sequences(batch: readonly E[]): TokenSequence[];
+  /**
+   * From sums[i] = Σ log p over the target tokens of sequences(batch)[i] (and the number of targets the model
+   * predicts right): the summed loss, its gradient with respect to each sum, and summed metrics.
+   */
+  loss(batch: readonly E[], sums: Float64Array, correct: number): MicroBatchResult & { dSums: Float64Array };
 }

@@ -45,7 +45,6 @@ interface StepReply {
   lossSum: number;
   metricSums: Record<string, number>;
   tokens: number;
-  present: boolean[];
 }
 
 /** Splits the step's examples into `parts` contiguous shards of about equal tokens, each cut into micro-batches of ≤ batchSize. */
@@ -204,7 +203,6 @@ export class ParallelGradientSource<E> implements GradientSource<E> {
       tokens += reply.tokens;
       for (const [key, v] of Object.entries(reply.metricSums)) metricSums[key] = (metricSums[key] ?? 0) + v;
       this.params.forEach((p, i) => {
-        if (!reply.present[i]) return;
         const incoming = tf.tensor(this.gradViews[k][i], p.variable.shape, "float32");
         const prev = grads.get(p.name);
         if (prev === undefined) grads.set(p.name, incoming);

@@ -2,7 +2,7 @@
 import type { LlamaConfig } from "../model/config.js";
 import { LlamaModel } from "../model/llama.js";
 import type { LlamaWeights } from "../model/weights.js";
-import { llamaCausalLm, llamaParameters } from "./llama.js";
+import { llamaParameters } from "./llama.js";
 import type { Replica } from "./parallel.js";
 import { preferenceObjective, type PairExample, type PreferenceSettings } from "./preference.js";
 
@@ -10,11 +10,10 @@ export interface PreferenceReplicaArgs {
   config: LlamaConfig;
   /** Initial weights; the trainer overwrites them before every step. */
   weights: LlamaWeights;
-  padId: number;
   settings: PreferenceSettings;
 }
 
 export async function createReplica(args: PreferenceReplicaArgs): Promise<Replica<PairExample>> {
   const model = LlamaModel.fromWeights(args.config, args.weights);
-  return { params: llamaParameters(model), objective: preferenceObjective(llamaCausalLm(model), args.settings, { padId: args.padId }) };
+  return { params: llamaParameters(model), objective: preferenceObjective(args.config, args.settings) };
 }

@@ -8,14 +8,17 @@
  *
  * ℓ is the number of response tokens the sequence is trained on (the response, its stop string and EOS), so the
  * SFT term is the per-token mean NLL of yw and both implementations (this one and the TRL trainer, which counts
- * its completion mask) measure lengths the same way. The reference log-probabilities are data, computed once
- * before training; the trainer never sees a reference model. Tested against the pure ./preference-loss.ts.
+ * its completion mask) measure lengths the same way. The loss and its gradient are the pure functions of
+ * ./preference-loss.ts (tested against the shared vectors); the model's passes are ./llama-grad.ts. The reference
+ * log-probabilities are data, computed once before training; the trainer never sees a reference model.
  */
-import * as tf from "@tensorflow/tfjs";
 import type { TrainingObjective } from "../config/schema.js";
-import type { Objective } from "./objective.js";
-import type { CausalLm } from "./sft.js";
-import { collateTokenBatch, targetCountOf, targetLogprobs, type TokenSequence } from "./token-loss.js";
+import type { LlamaConfig } from "../model/config.js";
+import { llamaObjective } from "./llama.js";
+import { LlamaGrad } from "./llama-grad.js";
+import type { Objective, SequenceLoss } from "./objective.js";
+import { pairLoss, type PairLoss } from "./preference-loss.js";
+import { targetCountOf, type TokenSequence } from "./token-loss.js";
 
 export interface PreferenceSettings {
   objective: TrainingObjective;
@@ -38,62 +41,52 @@ export function responseLength(s: TokenSequence): number {
   return targetCountOf(s);
 }
 
-/** Per-pair terms as tensors [B]: the loss and what is reported beside it. */
-export function preferenceTerms(pc: tf.Tensor1D, pr: tf.Tensor1D, pairs: readonly PairExample[], s: PreferenceSettings) {
-  const refC = tf.tensor1d(pairs.map((p) => p.refChosen));
-  const refR = tf.tensor1d(pairs.map((p) => p.refRejected));
-  const lw = tf.tensor1d(pairs.map((p) => responseLength(p.chosen)));
-  const ll = tf.tensor1d(pairs.map((p) => responseLength(p.rejected)));
-  const chosenReward = tf.mul(s.beta, tf.sub(pc, refC));
-  const rejectedReward = tf.mul(s.beta, tf.sub(pr, refR));
-  let margin = tf.sub(chosenReward, rejectedReward);
-  if (s.objective === "dpo-l+sft") margin = tf.sub(margin, tf.mul(s.lambda, tf.log(tf.div(ll, lw))));
-  const dpo = tf.softplus(tf.neg(margin));
-  const sft = tf.neg(tf.div(pc, lw));
-  let loss: tf.Tensor;
-  switch (s.objective) {
-    case "dpo":
-      loss = dpo;
-      break;
-    case "sft":
-      loss = sft;
-      break;
-    default:
-      loss = tf.add(tf.mul(s.eta, dpo), tf.mul(1 - s.eta, sft));
-  }
-  return { loss: loss as tf.Tensor1D, dpo, sft, margin, chosenReward, rejectedReward };
+/** The sequences of a batch of pairs in the order the loss reads them: [chosen…, rejected…]. */
+export function pairSequences(batch: readonly PairExample[]): TokenSequence[] {
+  return [...batch.map((p) => p.chosen), ...batch.map((p) => p.rejected)];
 }
 
-export function preferenceObjective(model: CausalLm, settings: PreferenceSettings, opts: { padId?: number } = {}): Objective<PairExample> {
-  const padId = opts.padId ?? 0;
+/** Each pair's loss terms from the policy's summed log-probs laid out as `pairSequences` orders them. */
+export function pairLosses(batch: readonly PairExample[], sums: Float64Array, s: PreferenceSettings): PairLoss[] {
+  const n = batch.length;
+  return batch.map((p, i) =>
+    pairLoss(
+      { policyChosen: sums[i], policyRejected: sums[n + i], refChosen: p.refChosen, refRejected: p.refRejected, chosenTokens: responseLength(p.chosen), rejectedTokens: responseLength(p.rejected) },
+      s,
+    ),
+  );
+}
+
+export function preferenceLoss(settings: PreferenceSettings): SequenceLoss<PairExample> {
   return {
     name: `preference:${settings.objective}`,
     weight: (batch) => batch.length,
     tokens: (batch) => batch.reduce((n, p) => n + Math.max(0, p.chosen.ids.length - 1) + Math.max(0, p.rejected.ids.length - 1), 0),
-    lossSum(batch) {
-      // Chosen and rejected sequences in one forward pass: [chosen…, rejected…].
-      const b = collateTokenBatch([...batch.map((p) => p.chosen), ...batch.map((p) => p.rejected)], padId);
-      const logprobs = targetLogprobs(model.forwardLogits(b.inputs), b.targets);
-      const sums = tf.sum(tf.mul(logprobs, b.weights), -1) as tf.Tensor1D;
+    sequences: pairSequences,
+    loss(batch, sums) {
       const n = batch.length;
-      const pc = tf.slice(sums, [0], [n]);
-      const pr = tf.slice(sums, [n], [n]);
-      const t = preferenceTerms(pc, pr, batch, settings);
-      // Metrics are read after the tape and never differentiated.
-      const stop = (x: tf.Tensor): tf.Scalar => tf.sum(x);
-      return {
-        sum: tf.sum(t.loss) as tf.Scalar,
-        metrics: {
-          dpo: stop(t.dpo),
-          sft: stop(t.sft),
-          margin: stop(t.margin),
-          chosenReward: stop(t.chosenReward),
-          rejectedReward: stop(t.rejectedReward),
-          rewardAccuracy: stop(tf.cast(tf.greater(t.chosenReward, t.rejectedReward), "float32")),
-          chosenLength: tf.scalar(batch.reduce((a, p) => a + responseLength(p.chosen), 0)),
-          rejectedLength: tf.scalar(batch.reduce((a, p) => a + responseLength(p.rejected), 0)),
-        },
-      };
+      const terms = pairLosses(batch, sums, settings);
+      const dSums = new Float64Array(2 * n);
+      const metrics = { dpo: 0, sft: 0, margin: 0, chosenReward: 0, rejectedReward: 0, rewardAccuracy: 0, chosenLength: 0, rejectedLength: 0 };
+      let lossSum = 0;
+      terms.forEach((t, i) => {
+        lossSum += t.loss;
+        dSums[i] = t.dPolicyChosen;
+        dSums[n + i] = t.dPolicyRejected;
+        metrics.dpo += t.dpo;
+        metrics.sft += t.sft;
+        metrics.margin += t.margin;
+        metrics.chosenReward += t.chosenReward;
+        metrics.rejectedReward += t.rejectedReward;
+        if (t.chosenReward > t.rejectedReward) metrics.rewardAccuracy++;
+        metrics.chosenLength += responseLength(batch[i].chosen);
+        metrics.rejectedLength += responseLength(batch[i].rejected);
+      });
+      return { lossSum, metrics, dSums };
     },
   };
+}
+
+export function preferenceObjective(config: LlamaConfig, settings: PreferenceSettings): Objective<PairExample> {
+  return llamaObjective(new LlamaGrad(config), preferenceLoss(settings));
 }

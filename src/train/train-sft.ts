@@ -12,7 +12,7 @@ import { initTf } from "../model/tf.js";
 import { UserError } from "../util/errors.js";
 import { skippedRowsWarning } from "../data/records.js";
 import { defaultAdamWConfig } from "./adamw.js";
-import { llamaCausalLm, llamaParameters } from "./llama.js";
+import { llamaParameters } from "./llama.js";
 import { gradientSourceFor, siblingModule } from "./parallel.js";
 import { readSftJsonl } from "./sft-data.js";
 import type { SftReplicaArgs } from "./sft-replica.js";
@@ -104,11 +104,10 @@ export async function runTrainSft(req: TrainSftRequest): Promise<TrainSftSummary
   await initTf("wasm");
   const model = LlamaModel.fromWeights(folder.config, folder.weights);
   const params = llamaParameters(model);
-  const padId = folder.config.padTokenId ?? eosTokenId ?? 0;
-  const objective = sftObjective(llamaCausalLm(model), { padId });
+  const objective = sftObjective(folder.config);
   // More threads than examples per step would leave some idle.
   const threads = Math.max(1, Math.min(req.threads ?? Math.min(8, availableParallelism()), perStep));
-  const replicaArgs: SftReplicaArgs = { config: folder.config, weights: folder.weights, padId };
+  const replicaArgs: SftReplicaArgs = { config: folder.config, weights: folder.weights };
   const source = await gradientSourceFor({ params, objective, threads, replica: { module: siblingModule(import.meta.url, "sft-replica"), args: replicaArgs } });
   req.log(
     `train-sft: ${data.examples.length} examples, ${steps} steps of ${req.batchSize}×${req.gradAccum} examples, lr ${req.lr}, ${threads} thread(s)` +

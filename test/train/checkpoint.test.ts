@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { initTf } from "../../src/model/tf.js";
 import { LlamaModel } from "../../src/model/llama.js";
 import { checkpointFormatVersion, readCheckpoint, writeCheckpointAtomic } from "../../src/train/checkpoint.js";
-import { llamaCausalLm, llamaParameters } from "../../src/train/llama.js";
+import { llamaParameters } from "../../src/train/llama.js";
 import { sftObjective } from "../../src/train/sft.js";
 import { defaultTrainerConfig, train, TrainerResumeError } from "../../src/train/trainer.js";
 import { requireVenvPython, tempDir } from "../helpers.js";
@@ -71,7 +71,7 @@ describe("checkpoint files", () => {
       const model = LlamaModel.random(tinyConfig(), 1);
       await train({
         params: llamaParameters(model),
-        objective: sftObjective(llamaCausalLm(model)),
+        objective: sftObjective(model.config),
         examples: data,
         resume: true,
         config: { ...defaultTrainerConfig, steps: 2, batchSize: 4, lr, checkpointPath: join(dir, "c.safetensors"), checkpointEvery: 1 },

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { initTf } from "../../src/model/tf.js";
 import { LlamaModel } from "../../src/model/llama.js";
-import { llamaCausalLm, llamaParameters } from "../../src/train/llama.js";
+import { llamaParameters } from "../../src/train/llama.js";
 import { ParallelGradientSource } from "../../src/train/parallel.js";
 import { defaultTrainerConfig, train } from "../../src/train/trainer.js";
 import { pairwiseObjective, withReference } from "./pairwise.js";
@@ -19,8 +19,8 @@ describe("a pairwise preference loss plugs into the trainer unchanged", () => {
     const pairs = good.map((g, i) => ({ chosen: g, rejected: { ids: [...g.ids.slice(0, 4), ...bad[i].ids.slice(4)], lossMask: g.lossMask } }));
     const model = LlamaModel.random(tinyConfig(), 3);
     const reference = LlamaModel.random(tinyConfig(), 3, { trainable: false });
-    const data = withReference(llamaCausalLm(reference), pairs);
-    const objective = pairwiseObjective(llamaCausalLm(model), 0.5);
+    const data = withReference(reference, pairs);
+    const objective = pairwiseObjective(tinyConfig(), 0.5);
     const params = llamaParameters(model);
     const source = await ParallelGradientSource.create({
       params,

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { initTf } from "../../src/model/tf.js";
 import { LlamaModel } from "../../src/model/llama.js";
-import { llamaCausalLm, llamaParameters } from "../../src/train/llama.js";
+import { llamaParameters } from "../../src/train/llama.js";
 import { ParallelGradientSource, siblingModule } from "../../src/train/parallel.js";
 import { sftObjective } from "../../src/train/sft.js";
 import { defaultTrainerConfig, train } from "../../src/train/trainer.js";
@@ -27,7 +27,7 @@ await initTf("wasm");
 const data = keyValueStrings(64, 8, 11);
 const model = LlamaModel.random(tinyConfig(), 5);
 const params = llamaParameters(model);
-const objective = sftObjective(llamaCausalLm(model));
+const objective = sftObjective(tinyConfig());
 const threads = Number(values.threads);
 const source =
   threads > 1
@@ -35,7 +35,7 @@ const source =
         params,
         objective,
         threads,
-        replica: { module: siblingModule(new URL("../../src/train/parallel.ts", import.meta.url).href, "sft-replica"), args: { config: tinyConfig(), weights: model.getWeights(), padId: 0 } },
+        replica: { module: siblingModule(new URL("../../src/train/parallel.ts", import.meta.url).href, "sft-replica"), args: { config: tinyConfig(), weights: model.getWeights() } },
       })
     : undefined;
 await train({

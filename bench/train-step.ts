@@ -1,0 +1,87 @@
+/**
+ * Time of one stage-3 optimizer step of the embedded trainer on a real model folder (the demo's
+ * models/world-base by default): `pairs` preference pairs of up to ~1024 tokens, DPO-L + SFT, micro-batches of
+ * `micro` pairs accumulated to the step, then clipping and AdamW — what `tokensqueeze train` runs per step.
+ *
+ *   node --import tsx bench/train-step.ts [--model models/world-base] [--pairs 16] [--micro 2] [--threads 1] [--steps 3]
+ *
+ * The pairs are synthetic (seeded random token ids): a 120-token prompt, a chosen response of 200–500 tokens and a
+ * rejected one of 400–900, masked on the responses; only their lengths matter for speed. The first step warms up
+ * (JIT, wasm compilation); the figure is the median of the following steps, with the load average.
+ */
+import { cpus, loadavg } from "node:os";
+import { parseArgs } from "node:util";
+import { loadModelFolder } from "../src/model/folder.js";
+import { LlamaModel } from "../src/model/llama.js";
+import { initTf } from "../src/model/tf.js";
+import { llamaParameters } from "../src/train/llama.js";
+import { gradientSourceFor, siblingModule } from "../src/train/parallel.js";
+import { preferenceObjective, type PairExample, type PreferenceSettings } from "../src/train/preference.js";
+import { defaultTrainerConfig, train } from "../src/train/trainer.js";
+import { Rng } from "../src/util/rng.js";
+
+const { values } = parseArgs({
+  options: {
+    model: { type: "string", default: "models/world-base" },
+    pairs: { type: "string", default: "16" },
+    micro: { type: "string", default: "2" },
+    threads: { type: "string", default: "1" },
+    steps: { type: "string", default: "3" },
+  },
+});
+const pairsPerStep = Number(values.pairs);
+const micro = Number(values.micro);
+const threads = Number(values.threads);
+const steps = Number(values.steps);
+
+await initTf("wasm");
+const folder = loadModelFolder(values.model!);
+const V = folder.config.vocabSize;
+const rng = new Rng(1);
+const tokens = (n: number): number[] => Array.from({ length: n }, () => rng.int(0, V - 1));
+const sequence = (prompt: number[], response: number): { ids: number[]; lossMask: number[] } => {
+  const ids = [...prompt, ...tokens(response)];
+  return { ids, lossMask: ids.map((_, t) => (t < prompt.length ? 0 : 1)) };
+};
+const examples: PairExample[] = Array.from({ length: pairsPerStep * steps }, () => {
+  const prompt = tokens(120);
+  return { chosen: sequence(prompt, rng.int(200, 500)), rejected: sequence(prompt, rng.int(400, 900)), refChosen: -900, refRejected: -1500 };
+});
+const settings: PreferenceSettings = { objective: "dpo-l+sft", beta: 0.1, lambda: 1, eta: 0.5 };
+const model = LlamaModel.fromWeights(folder.config, folder.weights);
+const params = llamaParameters(model);
+const objective = preferenceObjective(folder.config, settings);
+const source = await gradientSourceFor({
+  params,
+  objective,
+  threads,
+  replica: { module: siblingModule(new URL("../src/train/parallel.ts", import.meta.url).href, "preference-replica"), args: { config: folder.config, weights: folder.weights, settings } },
+});
+const loadBefore = loadavg()[0];
+const stepMs: number[] = [];
+let last = 0;
+let tokensPerStep = 0;
+try {
+  await train({
+    params,
+    objective,
+    examples,
+    gradientSource: source,
+    config: { ...defaultTrainerConfig, steps, batchSize: micro, gradAccum: Math.ceil(pairsPerStep / micro), lr: 1e-4, shuffle: false },
+    onStep: (r) => {
+      stepMs.push(r.elapsedMs - last);
+      last = r.elapsedMs;
+      tokensPerStep = r.tokens;
+    },
+  });
+} finally {
+  await source.close();
+}
+const timed = stepMs.slice(1).sort((a, b) => a - b);
+const median = timed.length > 0 ? timed[Math.floor((timed.length - 1) / 2)] : stepMs[0];
+process.stdout.write(
+  `${values.model}: ${pairsPerStep} pairs per step (${micro} per micro-batch), ${threads} thread(s), ${tokensPerStep} tokens per step\n` +
+    `step times (ms): ${stepMs.map((t) => t.toFixed(0)).join(", ")} (first is warm-up)\n` +
+    `median step: ${(median / 1000).toFixed(2)} s (${((tokensPerStep / median) * 1000).toFixed(0)} tokens/s)\n` +
+    `machine: ${cpus()[0]?.model ?? "?"}, ${cpus().length} cores; load average (1 min) before ${loadBefore.toFixed(2)}, after ${loadavg()[0].toFixed(2)}\n`,
+);
