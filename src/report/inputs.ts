@@ -24,18 +24,23 @@ export interface ResolvedInputs {
   runs: ReportRun[];
   /** Demo directories among the inputs (absolute), whose demo.json the report shows. */
   demos: string[];
+  /** Parts of a demo directory that are not there yet (an interrupted demo), as "<dir>/<part>". */
+  missingDemoParts: string[];
 }
 
 const DEMO_PARTS = ["base-eval", "squeeze", "squeezed-eval"] as const;
 
-/** Whether `dir` is a demo directory: it holds the demo's three runs. */
+/**
+ * Whether `dir` is a demo directory: not a run itself, holding the demo's runs. One of them is enough, so the
+ * report of a demo that was interrupted shows what it has and names the parts still missing.
+ */
 export function isDemoDir(dir: string): boolean {
-  return !RunStore.isRun(dir) && DEMO_PARTS.every((p) => RunStore.isRun(join(dir, p)));
+  return !RunStore.isRun(dir) && DEMO_PARTS.some((p) => RunStore.isRun(join(dir, p)));
 }
 
 /** The runs of a demo directory in reading order: base evaluation, then each round's squeeze and evaluation. */
 function demoRuns(dir: string): string[] {
-  const runs = [join(dir, "base-eval"), join(dir, "squeeze"), join(dir, "squeezed-eval")];
+  const runs = DEMO_PARTS.map((p) => join(dir, p)).filter((p) => RunStore.isRun(p));
   const rounds = readdirSync(dir)
     .map((name) => /^round-(\d+)$/.exec(name))
     .filter((m): m is RegExpExecArray => m !== null)
@@ -62,6 +67,7 @@ export function resolveInputs(inputs: readonly string[], cwd = process.cwd()): R
   if (inputs.length === 0) throw new UserError("report: give at least one run directory (an evaluation, a squeeze run or a demo directory)");
   const dirs: string[] = [];
   const demos: string[] = [];
+  const missingDemoParts: string[] = [];
   for (const input of inputs) {
     const abs = resolve(cwd, input);
     if (!existsSync(abs)) throw new UserError(`report: ${input}: no such run or directory`);
@@ -69,17 +75,18 @@ export function resolveInputs(inputs: readonly string[], cwd = process.cwd()): R
     if (isDemoDir(abs)) {
       demos.push(abs);
       dirs.push(...demoRuns(abs));
+      missingDemoParts.push(...DEMO_PARTS.filter((p) => !RunStore.isRun(join(abs, p))).map((p) => join(abs, p)));
     } else if (RunStore.isRun(abs)) {
       dirs.push(abs);
     } else {
       throw new UserError(
-        `report: ${input}: not a run (no run.sqlite) and not a demo directory (needs ${DEMO_PARTS.join(", ")} inside)`,
+        `report: ${input}: not a run (no run.sqlite) and not a demo directory (no ${DEMO_PARTS.join(", ")} run inside)`,
       );
     }
   }
   const unique = [...new Set(dirs)];
   const labels = uniqueLabels(unique);
-  return { runs: unique.map((dir, i) => ({ kind: runKind(dir), dir, label: labels[i] })), demos };
+  return { runs: unique.map((dir, i) => ({ kind: runKind(dir), dir, label: labels[i] })), demos, missingDemoParts };
 }
 
 /** Directory names, with the parent's name added where two inputs would otherwise read the same. */

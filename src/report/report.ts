@@ -108,13 +108,16 @@ function squeezeSections(run: SqueezeRunData, examples: number, missing: string[
 
 export async function writeReport(opts: WriteReportOptions): Promise<WriteReportResult> {
   const cwd = opts.cwd ?? process.cwd();
-  const { runs, demos } = resolveInputs(opts.inputs, cwd);
+  const { runs, demos, missingDemoParts } = resolveInputs(opts.inputs, cwd);
   const evals: EvalRunData[] = runs.filter((r) => r.kind === "eval").map(collectEvalRun);
   const squeezes: SqueezeRunData[] = runs.filter((r) => r.kind === "squeeze").map(collectSqueezeRun);
-  const missing: string[] = [];
+  const missing: string[] = missingDemoParts.map((p) => `demo: ${p}: not run yet`);
 
   const comparison = evals.length > 0 ? buildComparison(evals.map((e) => evalRunSummary(e.results, e.info.label)), { allowMismatch: opts.allowMismatch }) : null;
   const sections: PageSection[] = [];
+  if (missingDemoParts.length > 0) {
+    sections.push({ id: "demo-status", title: "Demo", notes: missingDemoParts.map((p) => `not in this run: ${p} has not run yet (the demo stopped before it)`), plots: [] });
+  }
   if (evals.length > 0) {
     sections.push({ id: "evaluation", title: "Evaluation", notes: [], plots: evaluationPlots(evals) });
   } else {

@@ -185,6 +185,19 @@ describe("tokensqueeze report", () => {
     expect(page.text).toContain("not in this run: no evaluation among the inputs");
   });
 
+  it("renders an interrupted demo directory: what it has, and the parts not run yet", async () => {
+    const partial = join(root, "partial-demo");
+    cpSync(join(demo, "base-eval"), join(partial, "base-eval"), { recursive: true });
+    cpSync(untrained, join(partial, "squeeze"), { recursive: true });
+    const out = join(root, "partial.html");
+    const result = await writeReport({ inputs: [partial], out });
+    expect(result.plots).toBe(7);
+    expect(result.missing[0]).toBe(`demo: ${join(partial, "squeezed-eval")}: not run yet`);
+    const page = await openReport(browser, out, "light");
+    expectEveryPlotDrawn(page);
+    expect(page.text).toContain(`not in this run: ${join(partial, "squeezed-eval")} has not run yet`);
+  });
+
   it("the CLI prints compare's table, says when evaluations cover different problems, and withholds Δ% unless --allow-mismatch", async () => {
     const out = join(root, "mismatch.html");
     const r = await runCli(["report", join(demo, "base-eval"), other, "-o", out]);
