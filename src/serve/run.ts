@@ -50,12 +50,14 @@ export async function serveModel(config: ServeConfig, opts: { cwd?: string } = {
 
 /** Serves until SIGINT or SIGTERM, then shuts down gracefully; `onListening` gets the URL. */
 export async function serveUntilSignalled(config: ServeConfig, onListening: (handle: ServeHandle) => void): Promise<void> {
-  const handle = await serveModel(config);
-  onListening(handle);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+  // Listening for the signals before anything starts: one that arrives while the model loads still stops it cleanly.
+  const signalled = new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGINT", () => resolve("SIGINT"));
     process.once("SIGTERM", () => resolve("SIGTERM"));
   });
+  const handle = await serveModel(config);
+  onListening(handle);
+  const signal = await signalled;
   process.stderr.write(`tokensqueeze serve: ${signal}: finishing ${handle.metrics.inFlight} request(s) in flight\n`);
   await handle.stop();
 }

@@ -51,8 +51,6 @@ export async function startServer(engine: Engine, model: ServedModel, opts: Serv
   const metrics = new ServeMetrics();
   let closing = false;
   const inFlight = new Set<Promise<void>>();
-  // Requests are aborted (generation stops) when the server is torn down without waiting, never on close().
-  const teardown = new AbortController();
 
   const server: Server = createServer((req, res) => {
     const done = handle(req, res).catch(() => undefined);
@@ -69,9 +67,14 @@ export async function startServer(engine: Engine, model: ServedModel, opts: Serv
     const endpoint = ROUTES.has(path) ? path : "other";
     metrics.inFlight++;
     let status = 500;
+    // A client that hangs up gets no answer: its request stops waiting for the engine (close() never aborts).
+    const gone = new AbortController();
+    res.on("close", () => {
+      if (!res.writableFinished) gone.abort(new Error("the client closed the connection"));
+    });
     try {
       if (closing) res.setHeader("connection", "close");
-      const answer = await route(req, path);
+      const answer = await route(req, path, gone.signal);
       status = answer.status;
       send(res, answer.status, answer.body, answer.contentType);
     } catch (err) {
@@ -88,7 +91,7 @@ export async function startServer(engine: Engine, model: ServedModel, opts: Serv
     }
   }
 
-  async function route(req: IncomingMessage, path: string): Promise<{ status: number; body: unknown; contentType?: string }> {
+  async function route(req: IncomingMessage, path: string, signal: AbortSignal): Promise<{ status: number; body: unknown; contentType?: string }> {
     if (path === "/health") return { status: 200, body: "", contentType: "text/plain" };
     if (opts.apiKey !== undefined && !authorized(req.headers.authorization, opts.apiKey)) throw new BadRequest("Unauthorized: send Authorization: Bearer <key>", 401);
     const method = req.method ?? "GET";
@@ -98,11 +101,11 @@ export async function startServer(engine: Engine, model: ServedModel, opts: Serv
     if (post === undefined) throw new BadRequest(ROUTES.has(path) ? `${path} takes ${path === "/v1/models" || path === "/metrics" ? "GET" : "POST"}` : `no such endpoint: ${path}`, ROUTES.has(path) ? 405 : 404);
     if (method !== "POST") throw new BadRequest(`${path} takes POST`, 405);
     const body = await readJson(req, opts.maxBodyBytes);
-    return { status: 200, body: await post(body) };
+    return { status: 200, body: await post(body, signal) };
   }
 
-  const POSTS: Record<string, (body: unknown) => Promise<unknown>> = {
-    "/v1/completions": (body) => completions(engine, model, body, metrics, teardown.signal),
+  const POSTS: Record<string, (body: unknown, signal: AbortSignal) => Promise<unknown>> = {
+    "/v1/completions": (body, signal) => completions(engine, model, body, metrics, signal),
     "/tokenize": (body) => tokenize(engine, model, body),
     "/detokenize": (body) => detokenize(engine, model, body),
   };
