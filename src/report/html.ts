@@ -1,13 +1,14 @@
 /**
- * The report page: one self-contained HTML file. Plots are Vega-Lite specs rendered by the inlined vega-embed
- * (SVG renderer) from rows embedded as JSON; each plot's rows are also a CSV data: link; the theme follows
- * prefers-color-scheme (and re-renders when it changes). `window.tokensqueezeReport.ready` settles when every
+ * The report page: one self-contained HTML file. Plots are Vega-Lite specs, compiled to Vega here (their rows
+ * inside, as the dataset `table`) and rendered by the inlined vega-embed (SVG renderer); each plot's rows are also
+ * a CSV data: link; the theme follows prefers-color-scheme (and re-renders when it changes). `window.tokensqueezeReport.ready` settles when every
  * plot has rendered, which is what the browser tests and the open-time measurement wait for.
  */
 import { benchmarkDisplayName, comparisonNotes, formatDelta, type Comparison, type ComparisonCell } from "../eval/compare.js";
 import type { RunInfo } from "./collect.js";
-import { plottingLibraries } from "./libraries.js";
-import { PLOT_DATASET, plotCsv, type Plot } from "./plot.js";
+import { vegaSpecOf } from "./compile.js";
+import { packageVersionOf, plottingLibraries } from "./libraries.js";
+import { plotCsv, type Plot } from "./plot.js";
 import type { DiffPart } from "./word-diff.js";
 
 export interface PageSection {
@@ -207,9 +208,9 @@ const CLIENT = `
     var config = theme(scheme.matches);
     return Promise.all(plots.map(function (p) {
       var el = document.getElementById("plot-" + p.id);
-      var spec = Object.assign({}, p.spec, { datasets: { ${PLOT_DATASET}: p.rows }, data: { name: "${PLOT_DATASET}" }, config: config });
       if (views[p.id]) views[p.id].finalize();
-      return vegaEmbed(el, spec, { renderer: "svg", actions: false, mode: "vega-lite" }).then(function (result) {
+      // The theme is Vega's run-time config: the compiled specs carry no colours of their own.
+      return vegaEmbed(el, p.spec, { renderer: "svg", actions: false, mode: "vega", config: config }).then(function (result) {
         views[p.id] = result.view;
       }, function (err) {
         el.innerHTML = '<p class="error">this plot could not be drawn: ' + String(err && err.message || err).replace(/</g, "&lt;") + "</p>";
@@ -232,7 +233,7 @@ const CLIENT = `
 `;
 
 export function renderPage(page: PageInput): string {
-  const plots = page.sections.flatMap((s) => s.plots).map((p) => ({ id: p.id, spec: p.spec, rows: p.rows }));
+  const plots = page.sections.flatMap((s) => s.plots).map((p) => ({ id: p.id, spec: vegaSpecOf(p) }));
   const libs = plottingLibraries();
   return `<!doctype html>
 <html lang="en">
@@ -248,7 +249,7 @@ export function renderPage(page: PageInput): string {
 <header>
 <h1>${escapeHtml(page.title)}</h1>
 <p class="meta">Generated ${escapeHtml(page.generatedAt)} by tokensqueeze ${escapeHtml(page.version)} from ${page.inputs.map((i) => `<code>${escapeHtml(i)}</code>`).join(", ")}.
-Plots: ${libs.map((l) => `${l.name} ${l.version}`).join(", ")} (inlined; no network needed).</p>
+Plots: Vega-Lite ${escapeHtml(packageVersionOf("vega-lite"))} specs rendered by ${libs.map((l) => `${l.name} ${l.version}`).join(", ")} (inlined; no network needed).</p>
 </header>
 <section id="headline"><h2>Headline</h2>
 ${page.comparison ? comparisonHtml(page.comparison) : `<p class="missing">not in this run: no evaluation among the inputs, so no accuracy or length table (give an evaluation run too).</p>`}

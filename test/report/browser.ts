@@ -43,6 +43,8 @@ export interface OpenedReport {
   /** Elements matching `del` in the refinement examples. */
   deletions: number;
   background: string;
+  /** The fill of the first axis label Vega drew (the theme's colour for the scheme). */
+  axisLabelFill: string | null;
 }
 
 /** Runs in the page (a string: the test's TypeScript program has no DOM types). */
@@ -64,6 +66,7 @@ const READ_PAGE = `(async () => {
     text: document.body.innerText,
     deletions: document.querySelectorAll("table.steps del").length,
     background: getComputedStyle(document.body).backgroundColor,
+    axisLabelFill: document.querySelector("svg g.role-axis-label text")?.getAttribute("fill") ?? null,
   };
 })()`;
 

@@ -125,7 +125,10 @@ describe("tokensqueeze report", () => {
       expectEveryPlotDrawn(page);
       expectCsvMatchesViews(page);
     }
+    // The page and the plots follow the colour scheme.
     expect(light.background).not.toBe(dark.background);
+    expect(light.axisLabelFill).not.toBeNull();
+    expect(dark.axisLabelFill).not.toBe(light.axisLabelFill);
 
     // Both evaluations' curves on one chart, each legend entry carrying its AUC.
     const budgetId = `budget-${BENCH}`;
