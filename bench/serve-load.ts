@@ -131,6 +131,10 @@ async function main(): Promise<void> {
         loadavg1m: loadavg()[0],
         inProcess: a,
         serve: b,
+        perRoundRequestsPerSecond: {
+          inProcess: sides.inProcess.map((r) => Number((r.latenciesMs.length / r.seconds).toFixed(2))),
+          serve: sides.serve.map((r) => Number((r.latenciesMs.length / r.seconds).toFixed(2))),
+        },
         textMismatches: mismatches,
         ratio: {
           throughputServeOverInProcess: Number((b.requestsPerSecond / a.requestsPerSecond).toFixed(3)),
