@@ -402,22 +402,23 @@ const GENERIC: WasmFunction[] = [
       end end`,
   },
   {
-    // x[t] = exp(x[t] − c) for t < n; returns Σ_t x[t]. Writes zeros to the (up to 3) floats past n in the
-    // last chunk, so the buffer must hold n rounded up to 4. The same exp and summation order as attendRow.
-    // The trainer's attention backward recomputes the softmax with it.
+    // x[t] = s · exp(x[t] − c) for t < n; returns Σ_t x[t]. Writes zeros to the (up to 3) floats past n in the
+    // last chunk, so the buffer must hold n rounded up to 4. With s = 1, the same exp and summation order as
+    // attendRow. The trainer recomputes attention softmaxes and forms the logits' gradient with it.
     name: "expSub",
-    params: [["x", "i32"], ["n", "i32"], ["c", "f32"]],
+    params: [["x", "i32"], ["n", "i32"], ["c", "f32"], ["s", "f32"]],
     result: "f32",
-    locals: [["sp", "i32"], ["send", "i32"], ["acc", "v128"], ["v", "v128"], ["e", "v128"], ["cv", "v128"]],
+    locals: [["sp", "i32"], ["send", "i32"], ["acc", "v128"], ["v", "v128"], ["e", "v128"], ["cv", "v128"], ["sv", "v128"]],
     body: `
       local.get $c f32x4.splat local.set $cv
+      local.get $s f32x4.splat local.set $sv
       local.get $x local.set $sp
       local.get $x local.get $n i32.const 4 i32.mul i32.add local.set $send
       block loop
         local.get $sp i32.const 16 i32.add local.get $send i32.gt_u br_if 1
         local.get $sp v128.load local.get $cv f32x4.sub local.set $v
         ${exp4("$v", "$e")}
-        local.set $v
+        local.get $sv f32x4.mul local.set $v
         local.get $sp local.get $v v128.store
         local.get $acc local.get $v f32x4.add local.set $acc
         local.get $sp i32.const 16 i32.add local.set $sp
@@ -426,12 +427,75 @@ const GENERIC: WasmFunction[] = [
       local.get $sp local.get $send i32.lt_u if
         local.get $sp v128.load local.get $cv f32x4.sub local.set $v
         ${exp4("$v", "$e")}
+        local.get $sv f32x4.mul
         local.get $sp i32x4.splat i32x4.const 0 4 8 12 i32x4.add local.get $send i32x4.splat i32x4.lt_s v128.and
         local.set $v
         local.get $sp local.get $v v128.store
         local.get $acc local.get $v f32x4.add local.set $acc
       end
       ${hsum("$acc")}`,
+  },
+  {
+    // The softmax backward of one attention row, in place: p[t] ·= inv (e → probabilities), then
+    // d[t] = p[t] · (d[t] − Σ_u p[u]·d[u]) · scale for t < n (d: dL/dp in, dL/dscore out). Buffers hold n
+    // rounded up to 4 (the lanes past n are zero in p, so they add nothing).
+    name: "softmaxBack",
+    params: [["p", "i32"], ["d", "i32"], ["n", "i32"], ["inv", "f32"], ["scale", "f32"]],
+    locals: [["t", "i32"], ["end", "i32"], ["acc", "v128"], ["pv", "v128"], ["iv", "v128"], ["dot", "v128"], ["sv", "v128"]],
+    body: `
+      local.get $inv f32x4.splat local.set $iv
+      local.get $n i32.const 3 i32.add i32.const -4 i32.and i32.const 4 i32.mul local.set $end
+      block loop
+        local.get $t local.get $end i32.ge_u br_if 1
+        local.get $p local.get $t i32.add local.get $p local.get $t i32.add v128.load local.get $iv f32x4.mul local.tee $pv v128.store
+        local.get $acc local.get $pv local.get $d local.get $t i32.add v128.load f32x4.mul f32x4.add local.set $acc
+        local.get $t i32.const 16 i32.add local.set $t
+        br 0
+      end end
+      ${hsum("$acc")} f32x4.splat local.set $dot
+      local.get $scale f32x4.splat local.set $sv
+      i32.const 0 local.set $t
+      block loop
+        local.get $t local.get $end i32.ge_u br_if 1
+        local.get $d local.get $t i32.add
+        local.get $p local.get $t i32.add v128.load
+        local.get $d local.get $t i32.add v128.load local.get $dot f32x4.sub f32x4.mul local.get $sv f32x4.mul
+        v128.store
+        local.get $t i32.const 16 i32.add local.set $t
+        br 0
+      end end`,
+  },
+  {
+    // The SwiGLU backward: from gu rows [gate | up] (IB bytes each) and dact rows (IB bytes), dgu rows
+    // [dgate | dup] with σ = sigmoid(gate): dgate = dact·up·σ·(1 + gate·(1 − σ)), dup = dact·gate·σ.
+    name: "swiGluBack",
+    params: [["gu", "i32"], ["dact", "i32"], ["dgu", "i32"], ["rows", "i32"], ["IB", "i32"]],
+    locals: [["r", "i32"], ["j", "i32"], ["g", "v128"], ["x", "v128"], ["e", "v128"], ["sg", "v128"], ["da", "v128"]],
+    body: `
+      block loop
+        local.get $r local.get $rows i32.ge_u br_if 1
+        i32.const 0 local.set $j
+        block loop
+          local.get $j local.get $IB i32.ge_u br_if 1
+          local.get $gu local.get $j i32.add v128.load local.tee $g f32x4.neg local.set $x
+          f32x4.const 1 f32x4.const 1 ${exp4("$x", "$e")} f32x4.add f32x4.div local.set $sg
+          local.get $dact local.get $j i32.add v128.load local.set $da
+          local.get $dgu local.get $j i32.add
+          local.get $da local.get $gu local.get $IB i32.add local.get $j i32.add v128.load f32x4.mul local.get $sg f32x4.mul
+          f32x4.const 1 local.get $g f32x4.const 1 local.get $sg f32x4.sub f32x4.mul f32x4.add f32x4.mul
+          v128.store
+          local.get $dgu local.get $IB i32.add local.get $j i32.add
+          local.get $da local.get $g f32x4.mul local.get $sg f32x4.mul
+          v128.store
+          local.get $j i32.const 16 i32.add local.set $j
+          br 0
+        end end
+        local.get $gu local.get $IB i32.add local.get $IB i32.add local.set $gu
+        local.get $dgu local.get $IB i32.add local.get $IB i32.add local.set $dgu
+        local.get $dact local.get $IB i32.add local.set $dact
+        local.get $r i32.const 1 i32.add local.set $r
+        br 0
+      end end`,
   },
   {
     // out_t += c[t] · x for t < n: n rows of hdB bytes, strideB bytes apart (the transpose of accum; the
@@ -599,7 +663,9 @@ interface KernelExports {
   addTo(x: number, y: number, nB: number): void;
   softmaxStats(x: number, rows: number, n: number, stats: number): void;
   subRows(x: number, rows: number, n: number, c: number): void;
-  expSub(x: number, n: number, c: number): number;
+  expSub(x: number, n: number, c: number, s: number): number;
+  softmaxBack(p: number, d: number, n: number, inv: number, scale: number): void;
+  swiGluBack(gu: number, dact: number, dgu: number, rows: number, IBytes: number): void;
   scatter(c: number, x: number, n: number, hdBytes: number, strideBytes: number, out: number): void;
 }
 
