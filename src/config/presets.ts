@@ -39,7 +39,18 @@ export const presets = {
     // A tiny model fine-tuned for one short epoch needs a larger step than the paper's 5e-6 on a 7B model.
     // Micro-batches of 2 pairs keep the training forward's attention (T² per head) within the wasm heap.
     training: { globalBatchSize: 16, microBatchSize: 2, maxLength: 1024, learningRate: 1e-4 },
-    evaluation: { benchmarks: [{ name: "world-test", limit: 128 }], samples: 4, maxTokens: 512 },
+    // All 200 held-out problems × 16 samples: the paper's sample count, on the problems nothing was tuned on.
+    evaluation: { benchmarks: [{ name: "world-test" }], samples: 16, maxTokens: 512 },
+  },
+  /** `demo --quick`: the demo's settings on fewer problems and samples, a few minutes on a laptop. */
+  "demo-quick": {
+    engine: { kind: "embedded", model: "models/world-base", concurrency: 8 },
+    datasets: [{ name: "world-train", limit: 96 }],
+    sampling: { n: 8, maxTokens: 512 },
+    refinement: { candidates: 8, window: 128 },
+    training: { globalBatchSize: 16, microBatchSize: 2, maxLength: 1024, learningRate: 1e-4 },
+    // 12 held-out problems per level (a limit keeps the interleaved levels balanced).
+    evaluation: { benchmarks: [{ name: "world-test", limit: 60 }], samples: 4, maxTokens: 512 },
   },
   /** Tiny sizes so a whole pipeline runs in seconds in tests and CI. */
   ci: {
@@ -59,6 +70,7 @@ export const presetDescriptions: Record<PresetName, string> = {
   "paper-7b": "R1-Distill-Qwen-7B on a vLLM server at localhost:8000 (or --engine sglang --base-url …), paper settings",
   "paper-1.5b": "R1-Distill-Qwen-1.5B on a vLLM server at localhost:8000 (or --engine sglang --base-url …), paper settings",
   demo: "the built-in embedded model (models/world-base) on the world dataset, laptop sizes (N = 16)",
+  "demo-quick": "the demo on fewer problems and samples (`demo --quick`), a few minutes on a laptop",
   ci: "the built-in embedded model with tiny sizes, so a whole pipeline runs in seconds",
 };
 

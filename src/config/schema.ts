@@ -32,7 +32,9 @@ export const DatasetSpecSchema = z.preprocess(
     subjectField: z.string().min(1).optional(),
     /** Keep only problems of these levels (applied before `limit`). */
     levels: z.array(z.number().int()).min(1).optional(),
-    /** Keep only the first `limit` problems, in file order, after the level filter. */
+    /** Skip the first `offset` problems, in file order, after the level filter (a validation slice of a training set). */
+    offset: z.number().int().min(0).optional(),
+    /** Keep only the first `limit` problems, in file order, after the level filter and the offset. */
     limit: positiveInt().optional(),
   }),
 );

@@ -4,7 +4,7 @@
  *     world's `world-train` and `world-test`, and whatever else was registered) or an alias of one,
  *   - a JSONL / JSON / Parquet file path, read with a field mapping,
  *   - `hf://datasets/<org>/<name>[@<revision>][/<file>]`, read from the local cache (downloaded once).
- * Filters (levels, then limit) apply after loading.
+ * Filters (levels, then offset, then limit) apply after loading.
  */
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -28,7 +28,9 @@ export interface LoadDatasetOptions {
   skipBadRows?: boolean;
   /** Keep only these levels. */
   levels?: number[];
-  /** Keep the first `limit` problems (after the level filter). */
+  /** Skip the first `offset` problems (after the level filter). */
+  offset?: number;
+  /** Keep the first `limit` problems (after the level filter and the offset). */
   limit?: number;
   /** Cache folder for hf:// datasets (default TOKENSQUEEZE_CACHE or ~/.cache/tokensqueeze/hf). */
   cacheDir?: string;
@@ -94,6 +96,7 @@ export async function loadDataset(ref: string, opts: LoadDatasetOptions = {}): P
     const keep = new Set(opts.levels);
     problems = problems.filter((p) => p.meta.level !== undefined && keep.has(p.meta.level));
   }
+  if (opts.offset !== undefined) problems = problems.slice(opts.offset);
   if (opts.limit !== undefined) problems = problems.slice(0, opts.limit);
   return { ...contents, problems, name, kind, dataDir, loadedCount };
 }
@@ -107,7 +110,7 @@ async function loadFile(path: string, source: string, opts: LoadDatasetOptions):
 /** Loads a dataset as a run configuration describes it (`datasets[i]` or `evaluation.benchmarks[i]`). */
 export async function loadDatasetSpec(
   spec: DatasetSpec,
-  opts: Omit<LoadDatasetOptions, "mapping" | "levels" | "limit"> = {},
+  opts: Omit<LoadDatasetOptions, "mapping" | "levels" | "offset" | "limit"> = {},
 ): Promise<LoadedDataset> {
   const mapping: FieldMapping = {
     question: spec.questionField,
@@ -117,5 +120,5 @@ export async function loadDatasetSpec(
     subject: spec.subjectField,
   };
   const hasMapping = Object.values(mapping).some((v) => v !== undefined);
-  return loadDataset(spec.name, { ...opts, mapping: hasMapping ? mapping : undefined, levels: spec.levels, limit: spec.limit });
+  return loadDataset(spec.name, { ...opts, mapping: hasMapping ? mapping : undefined, levels: spec.levels, offset: spec.offset, limit: spec.limit });
 }

@@ -20,7 +20,7 @@ import { RunStore, withRun, type StageResult } from "../store/index.js";
 import { UserError } from "../util/errors.js";
 import type { ProgressReporter } from "../util/progress.js";
 import { exportPairs, PairFormats, type PairExport, type PairFormat } from "./pairs.js";
-import { refineSettingsOf, runRefineStage, runSampleStage, runSelectStage } from "./stages.js";
+import { refineSettingsOf, runRefineStage, runSampleStage, runSelectStage, type RefineDonor } from "./stages.js";
 import { squeezeSummary, type SqueezeSummary } from "./summary.js";
 import type { TrainSummary } from "./train.js";
 import type { TrlResult } from "./train-trl.js";
@@ -50,6 +50,8 @@ export interface SqueezeOptions {
   cwd?: string;
   /** Gradient threads for stage 3 (default: one per core). */
   threads?: number;
+  /** Runs whose refinements of the same responses may be reused (the ablation's arms share one refinement). */
+  refineReuse?: readonly RefineDonor[];
   /** Stage 3 on the embedded trainer (default) or TRL (`accelerate launch`). */
   trainBackend?: "embedded" | "trl";
   /** TRL: only build the launch command. */
@@ -132,7 +134,7 @@ export async function runSqueeze(opts: SqueezeOptions): Promise<SqueezeResult> {
       const stages: StageResult[] = [];
       if (problems !== null && engine !== null) stages.push(await runSampleStage({ ...common, engine, problems }));
       if (steps.includes("select")) stages.push(await runSelectStage(common));
-      if (steps.includes("refine") && engine !== null) stages.push(await runRefineStage({ ...common, engine }));
+      if (steps.includes("refine") && engine !== null) stages.push(await runRefineStage({ ...common, engine, reuse: opts.refineReuse }));
       const exports: PairExport[] = [];
       if (steps.includes("pairs")) {
         const formats = opts.pairFormats ?? PairFormats;

@@ -183,8 +183,37 @@ export function chosenResponses(store: RunStore): ChosenItem[] {
   return out;
 }
 
+/**
+ * Refinements another run already made of the same responses. A response's refinement depends only on the run's
+ * seed, the response (problem, sample index, and so the sample stage) and the refinement settings — not on which
+ * selection chose it — so the ablation's selection arms share one refinement of every response any of them chose.
+ */
+export interface RefineDonor {
+  store: RunStore;
+}
+
+function refineParams(upstream: string, config: RunConfig, settings: RefineSettings): Record<string, unknown> {
+  const enabled = config.refinement.enabled;
+  return { stageVersion: STAGE_VERSIONS.refine, upstream, enabled, ...(enabled ? { settings } : {}) };
+}
+
+/** The donors whose refinements are valid here: same seed, same samples, same refinement settings. */
+function usableDonors(store: RunStore, config: RunConfig, settings: RefineSettings, donors: readonly RefineDonor[]): RunStore[] {
+  const mine = refineParams("", config, settings);
+  const samples = store.stage(SAMPLE_STAGE)?.paramsHash;
+  return donors
+    .map((d) => d.store)
+    .filter((d) => {
+      const refine = d.stage(REFINE_STAGE);
+      if (refine === undefined || d.stage(SAMPLE_STAGE)?.paramsHash !== samples) return false;
+      if ((d.config as { seed?: unknown }).seed !== config.seed) return false;
+      const theirs = { ...(refine.params as Record<string, unknown>), upstream: "" };
+      return fingerprint(theirs) === fingerprint(mine);
+    });
+}
+
 /** Stage 2: every step of every chosen response refined independently against the original prefix. */
-export async function runRefineStage(opts: StageDriverOptions & { engine: Engine }): Promise<StageResult> {
+export async function runRefineStage(opts: StageDriverOptions & { engine: Engine; reuse?: readonly RefineDonor[] }): Promise<StageResult> {
   const { store, config, engine } = opts;
   const upstream = requireStage(store, SELECT_STAGE, REFINE_STAGE);
   const settings = await refineSettingsOf(config, engine);
@@ -192,15 +221,22 @@ export async function runRefineStage(opts: StageDriverOptions & { engine: Engine
   const problems = store.table(problemsTable);
   const samples = store.table(samplesTable);
   const items = chosenResponses(store);
+  const donors = usableDonors(store, config, settings, opts.reuse ?? []);
   return runStage({
     ...common(opts),
     stage: REFINE_STAGE,
-    params: { stageVersion: STAGE_VERSIONS.refine, upstream, enabled, ...(enabled ? { settings } : {}) },
+    params: refineParams(upstream, config, settings),
     items,
     keyOf: (c) => `${c.problemId}/${c.sampleIndex}`,
     output: refinedResponsesTable,
     concurrency: config.engine.concurrency,
     process: async (item, ctx) => {
+      for (const donor of donors) {
+        const done = donor.table(refinedResponsesTable).get(item);
+        if (done === undefined) continue;
+        ctx.put(refinedStepsTable, donor.table(refinedStepsTable).all(item));
+        return [done];
+      }
       const problem = problems.get({ problemId: item.problemId });
       const sample = samples.get({ problemId: item.problemId, sampleIndex: item.sampleIndex });
       if (problem === undefined || sample === undefined) throw new Error(`chosen response ${item.problemId}#${item.sampleIndex} is not in the run's samples`);

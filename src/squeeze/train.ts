@@ -27,10 +27,11 @@ import { gradientSourceFor, siblingModule } from "../train/parallel.js";
 import { pairLosses, pairSequences, preferenceObjective, type PairExample, type PreferenceSettings } from "../train/preference.js";
 import type { PreferenceReplicaArgs } from "../train/preference-replica.js";
 import { promptCompletion } from "../train/sft-data.js";
-import { train, TrainerResumeError, type StepReport, type TrainerConfig } from "../train/trainer.js";
+import { train, TrainerResumeError, type StepReport } from "../train/trainer.js";
+import { stepShape, trainerConfigFrom } from "../train/trainer-config.js";
 import { UserError } from "../util/errors.js";
 import type { ProgressReporter } from "../util/progress.js";
-import { deriveSeed } from "../util/rng.js";
+import { deriveSeed, Rng } from "../util/rng.js";
 import { pairTexts } from "./pairs.js";
 
 export const REFERENCE_STAGE = "reference";
@@ -122,9 +123,13 @@ interface TokenizedPair {
   rejected: PairExample["rejected"];
 }
 
-/** Whether a problem's pairs are held out (never trained on). */
+/**
+ * Whether a problem's pairs are held out (never trained on). The derived seed goes through the generator first:
+ * FNV-1a's raw value barely changes with the last characters of an id (world-L1-train-000001, …002), so used
+ * directly it held out whole runs of neighbouring problems (184 of 387 pairs at a 10% fraction).
+ */
 export function isHeldOut(seed: number, problemId: string, fraction: number): boolean {
-  return deriveSeed(seed, "held-out", problemId) / 0x100000000 < fraction;
+  return new Rng(deriveSeed(seed, "held-out", problemId)).next() < fraction;
 }
 
 function tokenizePairs(store: RunStore, folder: ModelFolder, maxLength: number): { pairs: TokenizedPair[]; tooLong: number } {

@@ -1,0 +1,279 @@
+/**
+ * `tokensqueeze demo`: the whole method on the built-in model, as the paper reports it.
+ *
+ *   <out>/base-eval        the base model on the held-out problems (an evaluation run)
+ *   <out>/squeeze          stages 1–3 on training problems (a squeeze run; the trained model in <out>/squeeze/model)
+ *   <out>/squeezed-eval    the squeezed model on the same held-out problems
+ *   <out>/round-<r>/…      rounds 2, 3, …: the same from the previous round's model (`--rounds`)
+ *   <out>/demo.json        the summary (what `--json` prints)
+ *
+ * Every part is a resumable run, so running the demo again after Ctrl-C continues where it stopped and a finished
+ * part is skipped in a moment. The table is the paper's Table 1 (Acc / Len-T (Δ%) / Len-A (Δ%) / AUC) overall and
+ * per difficulty level, computed from the stored samples.
+ */
+import { join, resolve } from "node:path";
+import type { RunConfig } from "../config/schema.js";
+import type { Engine } from "../engines/engine.js";
+import { openEngine, withResolvedModelPath } from "../engines/factory.js";
+import { buildComparison, type BenchmarkSummary, type EvalSummary } from "../eval/compare.js";
+import type { BenchmarkMetrics, GroupMetrics } from "../eval/metrics.js";
+import { readEvalRun } from "../eval/results.js";
+import { runEvaluation } from "../eval/run.js";
+import { runSqueeze, SqueezeSteps } from "../squeeze/pipeline.js";
+import type { TrainSummary } from "../squeeze/train.js";
+import { writeFileAtomic } from "../util/atomic-file.js";
+import type { ProgressReporter } from "../util/progress.js";
+import { formatDifferences, paperDifferences } from "./config-differences.js";
+import { describeOutcome } from "./outcome.js";
+
+export interface DemoOptions {
+  /** The resolved configuration (the `demo`, `demo-quick` or `ci` preset and any overrides). */
+  config: RunConfig;
+  /** The demo directory; the same directory again resumes. */
+  out: string;
+  /** Squeeze rounds, each from the previous round's model (default 1, the paper's one offline round). */
+  rounds?: number;
+  /** Gradient threads for stage 3 (default: one per core). */
+  threads?: number;
+  progress?: ProgressReporter;
+  signal?: AbortSignal;
+  handleSignals?: boolean;
+  resumeCommand?: string;
+  argv?: readonly string[];
+  cwd?: string;
+  /** Called after each part with its name and seconds, for the command's own progress line. */
+  onPart?: (part: DemoPart) => void;
+}
+
+export interface DemoPart {
+  name: string;
+  index: number;
+  of: number;
+  seconds: number;
+}
+
+/** The headline metrics of one evaluation (acc and AUC in %, lengths in tokens). */
+export interface Headline {
+  acc: number;
+  lenT: number | null;
+  lenA: number;
+  auc: number;
+  samples: number;
+  problems: number;
+}
+
+export interface DemoRound {
+  round: number;
+  squeezeRun: string;
+  evalRun: string;
+  /** The squeezed model folder of this round. */
+  model: string;
+  metrics: Headline;
+  byLevel: Record<string, Headline>;
+  training: Pick<TrainSummary, "steps" | "pairs" | "lossFirst" | "lossLast" | "heldOutRewardAccuracy" | "seconds">;
+  pairs: number;
+}
+
+export interface DemoResult {
+  out: string;
+  benchmark: string;
+  base: Headline;
+  /** The last round's model. */
+  squeezed: Headline;
+  byLevel: Record<string, { base: Headline; squeezed: Headline }>;
+  rounds: DemoRound[];
+  baseRun: string;
+  /** The last round's model folder. */
+  model: string;
+  /** The Table-1 comparison, as printed. */
+  table: string;
+  /** What changed, in plain language (and honestly, when the squeeze did not work). */
+  summary: string;
+  /** Where the demo's settings differ from the paper's. */
+  differences: string[];
+  /** The HTML report of the whole demo (`<out>/report.html`). */
+  report: string;
+  seconds: number;
+}
+
+function headline(m: GroupMetrics): Headline {
+  return { acc: m.acc, lenT: m.lenT, lenA: m.lenA, auc: m.auc, samples: m.n, problems: m.problems };
+}
+
+function byLevel(m: BenchmarkMetrics): Record<string, Headline> {
+  return Object.fromEntries(Object.entries(m.byLevel).map(([level, g]) => [level, headline(g)]));
+}
+
+/** One row of the table: "overall" and every level as columns, so `compare`'s Table-1 layout prints it. */
+function summaryRow(label: string, m: BenchmarkMetrics): EvalSummary {
+  const cell = (g: GroupMetrics): BenchmarkSummary => ({ n: g.n, acc: g.acc, lenT: g.lenT, lenA: g.lenA, auc: g.auc });
+  const benchmarks: Record<string, BenchmarkSummary> = { overall: cell(m) };
+  for (const [level, g] of Object.entries(m.byLevel)) benchmarks[`level ${level}`] = cell(g);
+  return { label, benchmarks };
+}
+
+/**
+ * The paper's Table 1 turned on its side: a block of rows per group (overall, then each level), one row per
+ * model, columns Acc / Len-T (Δ%) / Len-A (Δ%) / AUC — readable in a terminal however many levels there are.
+ * The Δ% are `compare`'s (against the first row of the block).
+ */
+export function formatTable1(rows: readonly EvalSummary[]): string {
+  const comparison = buildComparison(rows);
+  const withDelta = (v: number | null, d: number | undefined) =>
+    v === null ? "—" : `${Math.round(v)}${d === undefined ? "" : ` (${d >= 0 ? "+" : "−"}${Math.abs(d).toFixed(1)}%)`}`;
+  const header = ["", "model", "Acc", "Len-T (Δ%)", "Len-A (Δ%)", "AUC"];
+  const body: string[][] = [];
+  for (const group of comparison.benchmarks) {
+    comparison.rows.forEach((r, i) => {
+      const c = r.cells[group];
+      body.push([i === 0 ? group : "", r.label, ...(c ? [c.acc.toFixed(1), withDelta(c.lenT, c.lenTDelta), withDelta(c.lenA, c.lenADelta), c.auc.toFixed(1)] : ["—", "—", "—", "—"])]);
+    });
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ").trimEnd();
+  return [line(header), ...body.map(line)].join("\n") + "\n";
+}
+
+function firstBenchmark(dir: string): [string, BenchmarkMetrics] {
+  const run = readEvalRun(dir);
+  const entry = Object.entries(run.benchmarks)[0];
+  if (entry === undefined) throw new Error(`${dir}: the evaluation has no benchmark`);
+  return entry;
+}
+
+function withModel(config: RunConfig, model: string): RunConfig {
+  return { ...config, engine: { ...config.engine, model } };
+}
+
+export function demoPaths(out: string, round: number): { squeeze: string; eval: string } {
+  const base = round === 1 ? out : join(out, `round-${round}`);
+  return { squeeze: join(base, "squeeze"), eval: join(base, "squeezed-eval") };
+}
+
+export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
+  const t0 = performance.now();
+  const cwd = opts.cwd ?? process.cwd();
+  const out = resolve(cwd, opts.out);
+  const rounds = opts.rounds ?? 1;
+  if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`runDemo: rounds must be a positive integer, got ${rounds}`);
+  const config = withResolvedModelPath(opts.config, cwd);
+  const parts = 1 + 2 * rounds;
+  let partIndex = 0;
+  const part = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const t = performance.now();
+    partIndex++;
+    opts.progress?.log(`demo [${partIndex}/${parts}] ${name}`);
+    const result = await fn();
+    opts.onPart?.({ name, index: partIndex, of: parts, seconds: (performance.now() - t) / 1000 });
+    return result;
+  };
+  const common = { progress: opts.progress, signal: opts.signal, handleSignals: opts.handleSignals, resumeCommand: opts.resumeCommand, argv: opts.argv, cwd };
+
+  // One engine per model: the base model serves its evaluation and round 1's sampling and refinement.
+  let engine: Engine = await openEngine(config.engine, { cwd });
+  const baseRun = join(out, "base-eval");
+  const roundResults: DemoRound[] = [];
+  try {
+    await part("evaluate the base model", () => runEvaluation({ ...common, config, outDir: baseRun, engine }));
+    let model = config.engine.model;
+    for (let round = 1; round <= rounds; round++) {
+      const paths = demoPaths(out, round);
+      const roundConfig = withModel(config, model);
+      const label = rounds > 1 ? ` (round ${round})` : "";
+      const squeezed = await part(`squeeze: sample → select → refine → pairs → train${label}`, () =>
+        runSqueeze({ ...common, config: roundConfig, dir: paths.squeeze, steps: SqueezeSteps, create: true, engine, threads: opts.threads, trainBackend: "embedded" }),
+      );
+      const training = squeezed.training;
+      if (training === undefined) throw new Error("the squeeze ran no training");
+      await engine.close();
+      model = training.model;
+      engine = await openEngine(withModel(config, model).engine, { cwd });
+      await part(`evaluate the squeezed model${label}`, () => runEvaluation({ ...common, config: withModel(config, model), outDir: paths.eval, engine }));
+      const [, metrics] = firstBenchmark(paths.eval);
+      roundResults.push({
+        round,
+        squeezeRun: paths.squeeze,
+        evalRun: paths.eval,
+        model,
+        metrics: headline(metrics),
+        byLevel: byLevel(metrics),
+        training: { steps: training.steps, pairs: training.pairs, lossFirst: training.lossFirst, lossLast: training.lossLast, heldOutRewardAccuracy: training.heldOutRewardAccuracy, seconds: training.seconds },
+        pairs: squeezed.summary.pairs,
+      });
+    }
+  } finally {
+    await engine.close();
+  }
+
+  const [benchmark, baseMetrics] = firstBenchmark(baseRun);
+  const last = roundResults[roundResults.length - 1];
+  const rows = [summaryRow("base", baseMetrics), ...roundResults.map((r) => summaryRow(rounds > 1 ? `round ${r.round}` : "squeezed", firstBenchmark(r.evalRun)[1]))];
+  const table = formatTable1(rows);
+  const levels = Object.keys(baseMetrics.byLevel);
+  const byLevelPair = Object.fromEntries(levels.map((l) => [l, { base: headline(baseMetrics.byLevel[l]), squeezed: last.byLevel[l] }]));
+  const base = headline(baseMetrics);
+  const result: DemoResult = {
+    out,
+    benchmark,
+    base,
+    squeezed: last.metrics,
+    byLevel: byLevelPair,
+    rounds: roundResults,
+    baseRun,
+    model: last.model,
+    table,
+    summary: describeOutcome({ base, squeezed: last.metrics, byLevel: byLevelPair, rounds: roundResults.map((r) => r.metrics) }),
+    differences: formatDifferences(paperDifferences(opts.config)),
+    report: join(out, "report.html"),
+    seconds: 0,
+  };
+  // Loaded here: the report inlines the plotting libraries, which nothing before this point needs.
+  const { writeReport } = await import("../report/index.js");
+  await writeReport({ inputs: [out], out: result.report, title: "TokenSqueeze demo", cwd });
+  result.seconds = (performance.now() - t0) / 1000;
+  writeFileAtomic(join(out, "demo.json"), JSON.stringify(demoJson(result), null, 2) + "\n");
+  return result;
+}
+
+/** The `--json` shape: headline metrics, per level, the runs and the squeezed model. */
+export function demoJson(r: DemoResult): Record<string, unknown> {
+  return {
+    base: r.base,
+    squeezed: r.squeezed,
+    byLevel: r.byLevel,
+    rounds: r.rounds,
+    benchmark: r.benchmark,
+    out: r.out,
+    runs: { base: r.baseRun, squeeze: r.rounds.map((x) => x.squeezeRun), squeezed: r.rounds.map((x) => x.evalRun) },
+    model: r.model,
+    report: r.report,
+    summary: r.summary,
+    differences: r.differences,
+    seconds: r.seconds,
+  };
+}
+
+export function formatDemo(r: DemoResult): string {
+  const lines = [
+    `TokenSqueeze on ${r.benchmark}: base model vs squeezed model (${r.base.problems} problems × ${Math.round(r.base.samples / Math.max(1, r.base.problems))} samples)`,
+    "",
+    r.table.trimEnd(),
+    "",
+    r.summary,
+    "",
+  ];
+  if (r.differences.length > 0) {
+    lines.push("Settings that differ from the paper's (they fit a laptop; see `config show --preset`):");
+    for (const d of r.differences) lines.push(`  ${d}`);
+    lines.push("");
+  }
+  lines.push(`Runs: ${r.out} (base-eval, squeeze, squeezed-eval); squeezed model: ${r.model}`);
+  lines.push(`Report: ${r.report}`);
+  lines.push(`Took ${formatSeconds(r.seconds)}.`);
+  return lines.join("\n") + "\n";
+}
+
+function formatSeconds(s: number): string {
+  const m = Math.floor(s / 60);
+  return m > 0 ? `${m} min ${Math.round(s - 60 * m)} s` : `${s.toFixed(1)} s`;
+}
