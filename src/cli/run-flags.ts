@@ -3,7 +3,8 @@
  * preset → --config file → --set key=value → flags (the flags win). A flag is only a spelling of a config key;
  * its default is the config schema's (never restated here), so `--help` and the run's recorded config agree.
  *
- *   addRunFlags(cmd)                      --preset --config --set --engine --model --base-url --served-model --concurrency --seed --data-dir
+ *   addConfigFlags(cmd)                   --preset --config --set
+ *   addRunFlags(cmd)                      those and --engine --model --base-url --served-model --concurrency --seed --data-dir
  *   addSamplingFlags(cmd, "sampling")     --samples --temperature --top-p --max-tokens --prompt, written to sampling.*
  *   resolveRunConfig(flags, { sampling: "sampling", overrides })
  */
@@ -37,11 +38,16 @@ export interface SamplingFlags {
 /** The config sections whose sampling settings the flags may write. */
 export type SamplingSection = "sampling" | "evaluation";
 
-export function addRunFlags(cmd: Command): Command {
+/** --preset, --config and --set: the layers under a command's own flags. */
+export function addConfigFlags(cmd: Command): Command {
   return cmd
     .option("--preset <name>", "start from a named config preset (paper-7b, paper-1.5b, demo, ci; see `config show --preset`)")
     .option("--config <file>", "YAML or JSON run configuration")
-    .option("--set <key.path=value>", "override one config value, e.g. --set refinement.epsilon=0.01 (repeatable)", collect, [])
+    .option("--set <key.path=value>", "override one config value, e.g. --set refinement.epsilon=0.01 (repeatable)", collect, []);
+}
+
+export function addRunFlags(cmd: Command): Command {
+  return addConfigFlags(cmd)
     .option("--engine <kind>", `${EngineKinds.join(" | ")} (config engine.kind)`)
     .option("--model <folder>", "model folder of the embedded engine (config engine.model)")
     .option("--base-url <url>", `server of a ${ServerEngineKinds.join("/")} engine, e.g. http://localhost:8000; repeat for replicas (config engine.baseUrls)`, collectUrl)

@@ -20,7 +20,6 @@ import { loadModelFolder, saveModelFolder, trainingEosTokenId, type ModelFolder 
 import { LlamaModel } from "../model/llama.js";
 import { initTf } from "../model/tf.js";
 import { defineTable, fingerprint, runStage, type RunStore, type StageResult } from "../store/index.js";
-import { defaultAdamWConfig } from "../train/adamw.js";
 import { llamaParameters, llamaWeights, sequenceLogprobSums } from "../train/llama.js";
 import { LlamaGrad } from "../train/llama-grad.js";
 import { gradientSourceFor, siblingModule } from "../train/parallel.js";
@@ -235,27 +234,11 @@ export async function runTrainStage(opts: TrainStageOptions): Promise<{ summary:
     const heldOutLossBefore = heldOutExamples.length > 0 ? evaluatePairs(net, llamaWeights(model), heldOutExamples, settings).loss : null;
 
     // The optimizer step: microBatchSize pairs per forward pass, accumulated to the global batch.
-    const micro = Math.min(t.microBatchSize, t.globalBatchSize);
-    const gradAccum = Math.max(1, Math.round(t.globalBatchSize / micro));
-    const perStep = micro * gradAccum;
-    const steps = t.steps ?? Math.max(1, Math.ceil((t.epochs * examples.length) / perStep));
+    const shape = stepShape(t, examples.length);
+    const { micro, gradAccum, perStep, steps } = shape;
     const dir = join(store.dir, TRAIN_DIR);
     mkdirSync(dir, { recursive: true });
-    const trainerConfig: TrainerConfig = {
-      steps,
-      batchSize: micro,
-      gradAccum,
-      seed: store.seed,
-      lr: t.learningRate,
-      warmupSteps: Math.min(Math.floor(steps * t.warmupRatio), Math.max(0, steps - 1)),
-      decay: t.decay,
-      minLrRatio: t.minLrRatio,
-      adamw: { ...defaultAdamWConfig, weightDecay: t.weightDecay },
-      maxGradNorm: t.maxGradNorm,
-      shuffle: true,
-      checkpointPath: join(dir, CHECKPOINT_FILE),
-      checkpointEvery: t.checkpointEvery,
-    };
+    const trainerConfig = trainerConfigFrom(t, shape, { seed: store.seed, checkpointPath: join(dir, CHECKPOINT_FILE) });
     const params = llamaParameters(model);
     const objective = preferenceObjective(folder.config, settings);
     const threads = Math.max(1, Math.min(opts.threads ?? Math.min(8, availableParallelism()), perStep));

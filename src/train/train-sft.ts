@@ -5,44 +5,35 @@
 import { existsSync, rmSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
+import type { RunConfig } from "../config/schema.js";
+import { resolveModelPath } from "../engines/factory.js";
 import { ChatTemplate } from "../model/chat.js";
 import { loadModelFolder, saveModelFolder, trainingEosTokenId } from "../model/folder.js";
 import { LlamaModel } from "../model/llama.js";
 import { initTf } from "../model/tf.js";
 import { UserError } from "../util/errors.js";
 import { skippedRowsWarning } from "../data/records.js";
-import { defaultAdamWConfig } from "./adamw.js";
 import { llamaParameters } from "./llama.js";
 import { gradientSourceFor, siblingModule } from "./parallel.js";
 import { readSftJsonl } from "./sft-data.js";
 import type { SftReplicaArgs } from "./sft-replica.js";
 import { sftObjective } from "./sft.js";
-import type { DecayKind } from "./schedule.js";
-import { formatDuration, throttledProgress, train, TrainerResumeError, type TrainerConfig } from "./trainer.js";
+import { formatDuration, throttledProgress, train, TrainerResumeError } from "./trainer.js";
+import { stepShape, trainerConfigFrom } from "./trainer-config.js";
 
 export const CHECKPOINT_FILE = "trainer-checkpoint.safetensors";
 
 export interface TrainSftRequest {
-  model: string;
+  /** The resolved run configuration: engine.model is the starting folder, `training` the settings, seed the data order. */
+  config: RunConfig;
   data: string;
   out: string;
-  steps?: number;
-  epochs: number;
-  lr: number;
-  batchSize: number;
-  gradAccum: number;
-  seed: number;
-  warmupSteps?: number;
-  decay: DecayKind;
-  minLrRatio: number;
-  weightDecay: number;
-  maxGradNorm: number;
-  maxLength?: number;
-  checkpointEvery: number;
   threads?: number;
   resume: boolean;
   /** Skip and count bad data rows instead of stopping at the first (`--skip-bad-rows`). */
   skipBadRows?: boolean;
+  /** Resolves a relative engine.model (default: the working directory). */
+  cwd?: string;
   log: (line: string) => void;
 }
 
@@ -60,17 +51,19 @@ export interface TrainSftSummary {
 
 export async function runTrainSft(req: TrainSftRequest): Promise<TrainSftSummary> {
   const started = performance.now();
-  if (resolve(req.out) === resolve(req.model)) throw new UserError("--out must differ from --model (the starting weights would be overwritten)");
+  const { engine, training: t, seed } = req.config;
+  if (engine.kind !== "embedded") throw new UserError(`train-sft trains a model folder with the embedded trainer; the config's engine.kind is ${engine.kind}`);
+  const modelDir = resolveModelPath(engine.model, req.cwd ?? process.cwd());
+  if (!existsSync(modelDir)) throw new UserError(`model folder not found: ${engine.model} (looked at ${modelDir})`);
+  if (resolve(req.out) === modelDir) throw new UserError("--out must differ from --model (the starting weights would be overwritten)");
   const checkpointPath = join(req.out, CHECKPOINT_FILE);
   if (!req.resume && existsSync(checkpointPath)) {
     throw new UserError(`${req.out} holds a checkpoint of an earlier run: pass --resume to continue it, or choose another --out`);
   }
-  const folder = loadModelFolder(req.model);
+  const folder = loadModelFolder(modelDir);
   const eosTokenId = trainingEosTokenId(folder);
-  const maxLength = req.maxLength ?? folder.config.maxPositionEmbeddings;
-  if (maxLength > folder.config.maxPositionEmbeddings) {
-    throw new UserError(`--max-length ${maxLength} exceeds the model's max_position_embeddings (${folder.config.maxPositionEmbeddings})`);
-  }
+  // training.maxLength, within the model's context (the schema's default is the paper's 9000).
+  const maxLength = Math.min(t.maxLength, folder.config.maxPositionEmbeddings);
   const data = readSftJsonl(req.data, {
     tokenizer: folder.tokenizer,
     eosTokenId,
@@ -82,24 +75,9 @@ export async function runTrainSft(req: TrainSftRequest): Promise<TrainSftSummary
   if (data.truncated > 0) req.log(`warning: ${data.truncated} example(s) cut to ${maxLength} tokens\n`);
   if (data.dropped > 0) req.log(`warning: ${data.dropped} example(s) skipped: no target tokens left within ${maxLength} tokens\n`);
 
-  const perStep = req.batchSize * req.gradAccum;
-  const steps = req.steps ?? Math.max(1, Math.ceil((req.epochs * data.examples.length) / perStep));
-  const config: TrainerConfig = {
-    steps,
-    batchSize: req.batchSize,
-    gradAccum: req.gradAccum,
-    seed: req.seed,
-    lr: req.lr,
-    warmupSteps: req.warmupSteps ?? Math.floor(steps * 0.05),
-    decay: req.decay,
-    minLrRatio: req.minLrRatio,
-    adamw: { ...defaultAdamWConfig, weightDecay: req.weightDecay },
-    maxGradNorm: req.maxGradNorm,
-    shuffle: true,
-    checkpointPath,
-    checkpointEvery: req.checkpointEvery,
-  };
-  if (config.warmupSteps >= steps && steps > 1) throw new UserError(`--warmup ${config.warmupSteps} must be below the number of steps (${steps})`);
+  const shape = stepShape(t, data.examples.length);
+  const { steps, perStep } = shape;
+  const config = trainerConfigFrom(t, shape, { seed, checkpointPath });
 
   await initTf("wasm");
   const model = LlamaModel.fromWeights(folder.config, folder.weights);
@@ -110,7 +88,7 @@ export async function runTrainSft(req: TrainSftRequest): Promise<TrainSftSummary
   const replicaArgs: SftReplicaArgs = { config: folder.config, weights: folder.weights };
   const source = await gradientSourceFor({ params, objective, threads, replica: { module: siblingModule(import.meta.url, "sft-replica"), args: replicaArgs } });
   req.log(
-    `train-sft: ${data.examples.length} examples, ${steps} steps of ${req.batchSize}×${req.gradAccum} examples, lr ${req.lr}, ${threads} thread(s)` +
+    `train-sft: ${data.examples.length} examples, ${steps} steps of ${shape.micro}×${shape.gradAccum} examples, lr ${t.learningRate}, ${threads} thread(s)` +
       (req.resume && existsSync(checkpointPath) ? ", resuming from the checkpoint" : "") +
       "\n",
   );

@@ -30,7 +30,7 @@ describe("tokensqueeze train-sft", () => {
       pairs.map(([prompt, completion]) => ({ prompt, completion })),
     );
     const out = join(dir, "out");
-    const r = runCli(["train-sft", "--model", fixture, "--data", data, "--out", out, "--steps", "80", "--lr", "1e-2", "--batch-size", "8", "--seed", "1", "--json"], { timeoutMs: 240_000 });
+    const r = runCli(["train-sft", "--model", fixture, "--data", data, "--out", out, "--steps", "80", "--lr", "1e-2", "--batch-size", "8", "--global-batch-size", "8", "--seed", "1", "--json"], { timeoutMs: 240_000 });
     expect(r.status, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout) as { steps: number; finalLoss: number; finalAccuracy: number; examples: number };
     expect(summary.steps).toBe(80);
@@ -53,31 +53,41 @@ describe("tokensqueeze train-sft", () => {
     }
 
     // The checkpoint stays: a second run without --resume is refused (nothing is overwritten) ...
-    const again = runCli(["train-sft", "--model", fixture, "--data", data, "--out", out, "--steps", "80", "--lr", "1e-2", "--batch-size", "8", "--seed", "1"]);
+    const again = runCli(["train-sft", "--model", fixture, "--data", data, "--out", out, "--steps", "80", "--lr", "1e-2", "--batch-size", "8", "--global-batch-size", "8", "--seed", "1"]);
     expect(again.status).toBe(2);
     expect(again.stderr).toMatch(/--resume/);
     // ... with --resume the finished run is a no-op that writes the same weights ...
     const weights = readFileSync(join(out, "model.safetensors"));
-    const resumed = runCli(["train-sft", "--model", fixture, "--data", data, "--out", out, "--steps", "80", "--lr", "1e-2", "--batch-size", "8", "--seed", "1", "--resume", "--json"]);
+    const resumed = runCli(["train-sft", "--model", fixture, "--data", data, "--out", out, "--steps", "80", "--lr", "1e-2", "--batch-size", "8", "--global-batch-size", "8", "--seed", "1", "--resume", "--json"]);
     expect(resumed.status, resumed.stderr).toBe(0);
     expect((JSON.parse(resumed.stdout) as { resumedFromStep: number }).resumedFromStep).toBe(80);
     expect(readFileSync(join(out, "model.safetensors")).equals(weights)).toBe(true);
     // ... and resuming on different data is refused with the reason.
     const otherData = writeJsonl(tempDir(), [{ prompt: "x", completion: " y" }]);
-    const mismatch = runCli(["train-sft", "--model", fixture, "--data", otherData, "--out", out, "--steps", "80", "--lr", "1e-2", "--batch-size", "8", "--seed", "1", "--resume"]);
+    const mismatch = runCli(["train-sft", "--model", fixture, "--data", otherData, "--out", out, "--steps", "80", "--lr", "1e-2", "--batch-size", "8", "--global-batch-size", "8", "--seed", "1", "--resume"]);
     expect(mismatch.status).toBe(2);
     expect(mismatch.stderr).toMatch(/different run.*data/);
   }, 300_000);
 
-  it("trains on text rows and chat messages (loss on the final assistant turn)", () => {
+  it("trains on text rows and chat messages (loss on the final assistant turn), with the settings of the run config", () => {
     const dir = tempDir();
     const data = writeJsonl(dir, [
       { text: "hello world" },
       { messages: [{ role: "user", content: "hi" }, { role: "assistant", content: "hello" }] },
     ]);
-    const r = runCli(["train-sft", "--model", fixture, "--data", data, "--out", join(dir, "out"), "--steps", "2", "--batch-size", "2", "--threads", "1", "--json"]);
+    // No training flags: the config file and --set give the step shape; the learning rate is the schema's.
+    const configFile = join(dir, "run.yaml");
+    writeFileSync(configFile, "training:\n  steps: 3\n  microBatchSize: 1\n");
+    const r = runCli(["train-sft", "--model", fixture, "--data", data, "--out", join(dir, "out"), "--config", configFile, "--set", "training.globalBatchSize=2", "--threads", "1", "--json"]);
     expect(r.status, r.stderr).toBe(0);
-    expect((JSON.parse(r.stdout) as { examples: number }).examples).toBe(2);
+    const summary = JSON.parse(r.stdout) as { examples: number; steps: number };
+    expect(summary.examples).toBe(2);
+    expect(summary.steps).toBe(3);
+    expect(r.stderr).toContain("3 steps of 1×2 examples, lr 0.000005,");
+    // A flag is a spelling of its key and wins over the layers below it.
+    const flagged = runCli(["train-sft", "--model", fixture, "--data", data, "--out", join(dir, "out2"), "--config", configFile, "--steps", "1", "--lr", "0.001", "--threads", "1", "--json"]);
+    expect(flagged.status, flagged.stderr).toBe(0);
+    expect(flagged.stderr).toContain("1 steps of 1×128 examples, lr 0.001,");
   });
 
   it("rejects bad rows naming file, line and field (exit 2)", () => {
