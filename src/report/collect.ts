@@ -66,10 +66,12 @@ function hasRows(store: RunStore, name: string): boolean {
   return store.tables().some((t) => t.name === name && t.rows > 0);
 }
 
-export function collectEvalRun(run: ReportRun): EvalRunData {
-  const results = readEvalRun(run.dir);
+/** An evaluation's data, or null when it has no samples yet (an evaluation that was stopped before its first). */
+export function collectEvalRun(run: ReportRun): EvalRunData | null {
   const store = RunStore.open(run.dir, { readonly: true });
   try {
+    if (!hasRows(store, evalSamplesTable.name)) return null;
+    const results = readEvalRun(run.dir);
     const samples: EvalRunData["samples"] = {};
     for (const r of store.table(evalSamplesTable).iterate()) (samples[r.benchmark] ??= []).push({ tokens: r.tokens, correct: r.correct });
     return { info: runInfo(store, run), results, samples };

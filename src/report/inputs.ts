@@ -84,9 +84,20 @@ export function resolveInputs(inputs: readonly string[], cwd = process.cwd()): R
       );
     }
   }
-  const unique = [...new Set(dirs)];
+  const fromDemo = new Set(demos.flatMap((d) => demoRuns(d)));
+  const kinds = new Map<string, RunKind>();
+  for (const dir of new Set(dirs)) {
+    try {
+      kinds.set(dir, runKind(dir));
+    } catch (err) {
+      // A demo part created but stopped before its first record is a part not run yet; a run given by name must be one.
+      if (!(err instanceof UserError) || !fromDemo.has(dir)) throw err;
+      missingDemoParts.push(dir);
+    }
+  }
+  const unique = [...kinds.keys()];
   const labels = uniqueLabels(unique);
-  return { runs: unique.map((dir, i) => ({ kind: runKind(dir), dir, label: labels[i] })), demos, missingDemoParts };
+  return { runs: unique.map((dir, i) => ({ kind: kinds.get(dir)!, dir, label: labels[i] })), demos, missingDemoParts };
 }
 
 /** Directory names, with the parent's name added where two inputs would otherwise read the same. */

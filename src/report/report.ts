@@ -109,14 +109,25 @@ function squeezeSections(run: SqueezeRunData, examples: number, missing: string[
 export async function writeReport(opts: WriteReportOptions): Promise<WriteReportResult> {
   const cwd = opts.cwd ?? process.cwd();
   const { runs, demos, missingDemoParts } = resolveInputs(opts.inputs, cwd);
-  const evals: EvalRunData[] = runs.filter((r) => r.kind === "eval").map(collectEvalRun);
-  const squeezes: SqueezeRunData[] = runs.filter((r) => r.kind === "squeeze").map(collectSqueezeRun);
   const missing: string[] = missingDemoParts.map((p) => `demo: ${p}: not run yet`);
+  const evals: EvalRunData[] = [];
+  const emptyEvals: string[] = [];
+  for (const r of runs.filter((r) => r.kind === "eval")) {
+    const data = collectEvalRun(r);
+    if (data) evals.push(data);
+    else emptyEvals.push(r.dir);
+  }
+  for (const dir of emptyEvals) missing.push(`evaluation ${dir}: no samples yet`);
+  const squeezes: SqueezeRunData[] = runs.filter((r) => r.kind === "squeeze").map(collectSqueezeRun);
 
   const comparison = evals.length > 0 ? buildComparison(evals.map((e) => evalRunSummary(e.results, e.info.label)), { allowMismatch: opts.allowMismatch }) : null;
   const sections: PageSection[] = [];
-  if (missingDemoParts.length > 0) {
-    sections.push({ id: "demo-status", title: "Demo", notes: missingDemoParts.map((p) => `not in this run: ${p} has not run yet (the demo stopped before it)`), plots: [] });
+  if (missingDemoParts.length > 0 || emptyEvals.length > 0) {
+    const notes = [
+      ...missingDemoParts.map((p) => `not in this run: ${p} has not run yet (the demo stopped before it)`),
+      ...emptyEvals.map((p) => `not in this run: the evaluation ${p} has no samples yet`),
+    ];
+    sections.push({ id: "status", title: "Not in these runs", notes, plots: [] });
   }
   if (evals.length > 0) {
     sections.push({ id: "evaluation", title: "Evaluation", notes: [], plots: evaluationPlots(evals) });
@@ -129,6 +140,15 @@ export async function writeReport(opts: WriteReportOptions): Promise<WriteReport
   } else {
     missing.push("squeeze stages: no squeeze run among the inputs");
     sections.push({ id: "squeeze", title: "Squeeze stages", notes: ["not in this run: no squeeze run among the inputs (stages 1–3 need one)"], plots: [] });
+  }
+
+  // Plot ids come from run labels, which are unique, but two labels may still slug alike ("a b", "a-b").
+  const seen = new Set<string>();
+  for (const p of sections.flatMap((s) => s.plots)) {
+    let id = p.id;
+    for (let n = 2; seen.has(id); n++) id = `${p.id}-${n}`;
+    seen.add(id);
+    p.id = id;
   }
 
   const html = renderPage({

@@ -199,6 +199,18 @@ describe("tokensqueeze report", () => {
     const page = await openReport(browser, out, "light");
     expectEveryPlotDrawn(page);
     expect(page.text).toContain(`not in this run: ${join(partial, "squeezed-eval")} has not run yet`);
+
+    // An evaluation stopped before its first sample is named, not fatal.
+    const stopped = join(root, "stopped-demo");
+    cpSync(join(demo, "base-eval"), join(stopped, "base-eval"), { recursive: true });
+    cpSync(join(demo, "squeezed-eval"), join(stopped, "squeezed-eval"), { recursive: true });
+    const db = new Database(join(stopped, "squeezed-eval", "run.sqlite"));
+    db.prepare("DELETE FROM eval_samples").run();
+    db.close();
+    const r2 = await writeReport({ inputs: [stopped], out: join(root, "stopped.html") });
+    expect(r2.missing.slice(0, 2)).toEqual([`demo: ${join(stopped, "squeeze")}: not run yet`, `evaluation ${join(stopped, "squeezed-eval")}: no samples yet`]);
+    expect(r2.plots).toBe(3);
+    expect(readFileSync(r2.path, "utf8")).toContain(`not in this run: the evaluation ${join(stopped, "squeezed-eval")} has no samples yet`);
   });
 
   it("the CLI prints compare's table, says when evaluations cover different problems, and withholds Δ% unless --allow-mismatch", async () => {
