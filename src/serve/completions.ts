@@ -151,29 +151,34 @@ export async function completions(engine: Engine, m: ServedModel, body: unknown,
   }
   const sampling = { temperature: req.temperature ?? 1, topP: req.top_p ?? 1, topK: req.top_k != null && req.top_k > 0 ? req.top_k : 0 };
   const stop = req.stop == null ? undefined : typeof req.stop === "string" ? [req.stop] : req.stop;
-  const choices: VllmCompletionResponse["choices"] = [];
+  // Every prompt of a batch generates at once: the engine batches concurrent requests (a scoring batch of c
+  // candidates costs one batched step, not c sequential ones).
+  const perPrompt = await Promise.all(
+    ids.map(async (promptIds, p) => {
+      const generated: Completion[] =
+        maxTokens === 0
+          ? Array.from({ length: n }, (_, index) => ({ index, text: "", tokenIds: [], finishReason: "length" as const }))
+          : (await engine.generate({ prompt: promptIds, n, seed, maxTokens, stop, stopTokenIds: req.stop_token_ids ?? undefined, ...sampling }, { signal })).completions;
+      const promptText = req.echo ? await engine.detokenize(promptIds, { skipSpecialTokens: false }) : "";
+      return Promise.all(
+        generated.map(async (c) => ({
+          index: p * n + c.index,
+          text: promptText + c.text,
+          logprobs: req.logprobs != null ? await generatedLogprobs(engine, promptIds, c, req.logprobs, req.echo === true, promptEntries?.[p] ?? null, learn, piece) : null,
+          finish_reason: c.finishReason,
+          stop_reason: c.finishReason === "stop" ? (c.stopReason ?? null) : null,
+          ...(promptEntries ? { prompt_logprobs: promptEntries[p] } : {}),
+          ...(req.return_token_ids ? { token_ids: c.tokenIds, prompt_token_ids: promptIds } : {}),
+          generatedTokens: c.tokenIds.length,
+        })),
+      );
+    }),
+  );
   let completionTokens = 0;
-  for (const [p, promptIds] of ids.entries()) {
-    signal.throwIfAborted();
-    const generated: Completion[] =
-      maxTokens === 0
-        ? Array.from({ length: n }, (_, index) => ({ index, text: "", tokenIds: [], finishReason: "length" as const }))
-        : (await engine.generate({ prompt: promptIds, n, seed, maxTokens, stop, stopTokenIds: req.stop_token_ids ?? undefined, ...sampling }, { signal })).completions;
-    const promptText = req.echo ? await engine.detokenize(promptIds, { skipSpecialTokens: false }) : "";
-    for (const c of generated) {
-      completionTokens += c.tokenIds.length;
-      const logprobs = req.logprobs != null ? await generatedLogprobs(engine, promptIds, c, req.logprobs, req.echo === true, promptEntries?.[p] ?? null, learn, piece) : null;
-      choices.push({
-        index: p * n + c.index,
-        text: promptText + c.text,
-        logprobs,
-        finish_reason: c.finishReason,
-        stop_reason: c.finishReason === "stop" ? (c.stopReason ?? null) : null,
-        ...(promptEntries ? { prompt_logprobs: promptEntries[p] } : {}),
-        ...(req.return_token_ids ? { token_ids: c.tokenIds, prompt_token_ids: promptIds } : {}),
-      });
-    }
-  }
+  const choices: VllmCompletionResponse["choices"] = perPrompt.flat().map(({ generatedTokens, ...choice }) => {
+    completionTokens += generatedTokens;
+    return choice;
+  });
   const promptTokens = ids.reduce((a, p) => a + p.length, 0);
   metrics.promptTokens += promptTokens;
   metrics.generationTokens += completionTokens;

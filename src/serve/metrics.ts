@@ -39,7 +39,7 @@ export class ServeMetrics {
       lines.push(`tokensqueeze_request_duration_seconds_sum{endpoint=${label(endpoint)}} ${this.sums.get(endpoint) ?? 0}`);
       lines.push(`tokensqueeze_request_duration_seconds_count{endpoint=${label(endpoint)}} ${cumulative}`);
     }
-    lines.push("# HELP tokensqueeze_requests_in_flight Requests being answered now.", "# TYPE tokensqueeze_requests_in_flight gauge", `tokensqueeze_requests_in_flight ${this.inFlight}`);
+    lines.push("# HELP tokensqueeze_requests_in_flight Requests being answered now (other than /metrics and /health).", "# TYPE tokensqueeze_requests_in_flight gauge", `tokensqueeze_requests_in_flight ${this.inFlight}`);
     lines.push("# HELP tokensqueeze_prompt_tokens_total Prompt tokens processed.", "# TYPE tokensqueeze_prompt_tokens_total counter", `tokensqueeze_prompt_tokens_total ${this.promptTokens}`);
     lines.push("# HELP tokensqueeze_generation_tokens_total Tokens generated.", "# TYPE tokensqueeze_generation_tokens_total counter", `tokensqueeze_generation_tokens_total ${this.generationTokens}`);
     return lines.join("\n") + "\n";

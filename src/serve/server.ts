@@ -65,7 +65,9 @@ export async function startServer(engine: Engine, model: ServedModel, opts: Serv
     const started = process.hrtime.bigint();
     const path = (req.url ?? "/").split("?")[0];
     const endpoint = ROUTES.has(path) ? path : "other";
-    metrics.inFlight++;
+    // The gauge counts model work, not the scrapes and health checks that read it.
+    const counted = path !== "/metrics" && path !== "/health";
+    if (counted) metrics.inFlight++;
     let status = 500;
     // A client that hangs up gets no answer: its request stops waiting for the engine (close() never aborts).
     const gone = new AbortController();
@@ -86,7 +88,7 @@ export async function startServer(engine: Engine, model: ServedModel, opts: Serv
       send(res, status, { object: "error", message, type: status === 500 ? "InternalServerError" : "BadRequestError", code: status });
       if (status === 413) req.resume();
     } finally {
-      metrics.inFlight--;
+      if (counted) metrics.inFlight--;
       metrics.record(endpoint, status, Number(process.hrtime.bigint() - started) / 1e9);
     }
   }

@@ -116,16 +116,25 @@ describe("serve on bad requests", () => {
 });
 
 describe("serve shuts down gracefully", () => {
-  it("on SIGTERM, finishes the request in flight, then exits 0 and accepts no more", async () => {
+  it("on SIGTERM, finishes the requests in flight, then exits 0 and accepts no more", async () => {
     const served = await startCli([]);
-    const slow = post(`${served.url}/v1/completions`, JSON.stringify({ prompt: "Once", n: 8, max_tokens: 200, seed: 5, temperature: 1, stop_token_ids: [] }));
-    await new Promise((r) => setTimeout(r, 300));
+    const body = (seed: number): string => JSON.stringify({ prompt: "Once", n: 8, max_tokens: 300, seed, temperature: 1 });
+    const slow = [1, 2, 3, 4].map((seed) => post(`${served.url}/v1/completions`, body(seed)));
+    // SIGTERM once the server reports model work in flight.
+    for (let i = 0; ; i++) {
+      const text = await (await fetch(`${served.url}/metrics`)).text();
+      if (/^tokensqueeze_requests_in_flight [1-9]/m.test(text)) break;
+      if (i > 500) throw new Error("no request ever in flight");
+      await new Promise((r) => setTimeout(r, 5));
+    }
     served.child.kill("SIGTERM");
-    const answer = await slow;
-    expect(answer.status).toBe(200);
-    expect((answer.json.choices as unknown[]).length).toBe(8);
+    const answers = await Promise.all(slow);
+    for (const a of answers) {
+      expect(a.status).toBe(200);
+      expect((a.json.choices as unknown[]).length).toBe(8);
+    }
     expect(await served.exited).toBe(0);
-    expect(served.stderr()).toContain("SIGTERM: finishing 1 request(s) in flight");
+    expect(served.stderr()).toMatch(/SIGTERM: finishing [1-4] request\(s\) in flight/);
     await expect(fetch(`${served.url}/health`)).rejects.toThrow();
   }, 120_000);
 });
