@@ -197,18 +197,26 @@ function refineParams(upstream: string, config: RunConfig, settings: RefineSetti
   return { stageVersion: STAGE_VERSIONS.refine, upstream, enabled, ...(enabled ? { settings } : {}) };
 }
 
-/** The donors whose refinements are valid here: same seed, same samples, same refinement settings. */
+/** A stage's recorded parameters: the stage's own, under the run seed and the model that produced its records. */
+interface RecordedParams {
+  params?: Record<string, unknown>;
+  seed?: unknown;
+  model?: unknown;
+}
+
+/** The donors whose refinements are valid here: same samples, seed and model, same refinement settings. */
 function usableDonors(store: RunStore, config: RunConfig, settings: RefineSettings, donors: readonly RefineDonor[]): RunStore[] {
   const mine = refineParams("", config, settings);
-  const samples = store.stage(SAMPLE_STAGE)?.paramsHash;
+  const samples = store.stage(SAMPLE_STAGE);
+  const sampled = samples?.params as RecordedParams | undefined;
   return donors
     .map((d) => d.store)
     .filter((d) => {
       const refine = d.stage(REFINE_STAGE);
-      if (refine === undefined || d.stage(SAMPLE_STAGE)?.paramsHash !== samples) return false;
-      if ((d.config as { seed?: unknown }).seed !== config.seed) return false;
-      const theirs = { ...(refine.params as Record<string, unknown>), upstream: "" };
-      return fingerprint(theirs) === fingerprint(mine);
+      if (refine === undefined || samples === undefined || d.stage(SAMPLE_STAGE)?.paramsHash !== samples.paramsHash) return false;
+      const theirs = refine.params as RecordedParams;
+      if (fingerprint(theirs.seed ?? null) !== fingerprint(sampled?.seed ?? null) || fingerprint(theirs.model ?? null) !== fingerprint(sampled?.model ?? null)) return false;
+      return fingerprint({ ...theirs.params, upstream: "" }) === fingerprint(mine);
     });
 }
 

@@ -68,8 +68,8 @@ describe("tokensqueeze demo", () => {
     expect(r.differences).toContain("sampling.n = 4 (paper: 32)");
     expect(JSON.parse(readFileSync(join(out, "demo.json"), "utf8")).base).toEqual(r.base);
     // Both evaluations are stored runs: 8 samples each.
-    expect(countInRun(join(out, "base-eval"), "select count(*) from eval_samples")).toBe(8);
-    expect(countInRun(join(out, "squeezed-eval"), "select count(*) from eval_samples")).toBe(8);
+    expect(countInRun(join(out, "base-eval"), "select count(*) as n from eval_samples")).toBe(8);
+    expect(countInRun(join(out, "squeezed-eval"), "select count(*) as n from eval_samples")).toBe(8);
   });
 
   it("resumes: run again, it recomputes nothing and prints the same table", async () => {
@@ -84,7 +84,7 @@ describe("tokensqueeze demo", () => {
     expect(table).toContain(r.squeezed.auc.toFixed(1));
     expect(table).toMatch(/Settings that differ from the paper's/);
     // Finished stages were skipped: the squeeze run has one record per stage run, not two.
-    expect(countInRun(join(out, "squeeze"), "select count(*) from train_steps")).toBe(r.rounds[0].training.steps);
+    expect(countInRun(join(out, "squeeze"), "select count(*) as n from train_steps")).toBe(r.rounds[0].training.steps);
   }, 320_000);
 
   it("says which flag is wrong (exit 2)", async () => {
@@ -106,10 +106,10 @@ describe("tokensqueeze ablate", () => {
       expect(row.acc).toBeLessThanOrEqual(100);
     }
     // Sampled once: the arm's copy holds the method's samples and did not sample again.
-    const samples = countInRun(join(out, "q-dyn", "squeeze"), "select count(*) from samples");
+    const samples = countInRun(join(out, "q-dyn", "squeeze"), "select count(*) as n from samples");
     expect(samples).toBeGreaterThan(0);
-    expect(countInRun(join(out, "shortest", "squeeze"), "select count(*) from samples")).toBe(samples);
-    expect(countInRun(join(out, "shortest", "squeeze"), "select count(*) from _stages where name = 'sample' and status = 'complete'")).toBe(1);
+    expect(countInRun(join(out, "shortest", "squeeze"), "select count(*) as n from samples")).toBe(samples);
+    expect(countInRun(join(out, "shortest", "squeeze"), "select count(*) as n from _stages where name = 'sample' and status = 'complete'")).toBe(1);
     // q-dyn vs shortest on levels 4–5 is checked; the arms that did not run leave their findings open.
     const findings = j.findings as Array<{ claim: string; holds: boolean | null }>;
     expect(findings).toHaveLength(3);
