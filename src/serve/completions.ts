@@ -12,7 +12,7 @@ import {
   VllmTokenizeRequestSchema,
   type VllmCompletionResponse,
 } from "../engines/http/schemas/vllm.js";
-import { clampLogprob, promptLogprobs } from "./prompt-logprobs.js";
+import { clampLogprob, promptLogprobs, type PieceSource } from "./prompt-logprobs.js";
 import type { ServeMetrics } from "./metrics.js";
 
 export class BadRequest extends Error {
@@ -139,16 +139,8 @@ export async function completions(engine: Engine, m: ServedModel, body: unknown,
     if (bad !== undefined) throw new BadRequest(`prompt: token id ${bad} is outside the vocabulary (0…${m.vocabSize - 1})`);
     if (p.length + maxTokens > m.maxModelLen) throw new BadRequest(`This model's maximum context length is ${m.maxModelLen} tokens; the prompt has ${p.length} and max_tokens is ${maxTokens}.`);
   }
-  const piece = (id: number): string => m.pieces.get(id);
-  const learn = (tokenIds: readonly number[]): Promise<void> => m.pieces.learn(engine, tokenIds);
   let promptEntries: Awaited<ReturnType<typeof promptLogprobs>> | null = null;
-  if (req.prompt_logprobs != null) {
-    await learn(req.prompt_logprobs === -1 ? Array.from({ length: m.vocabSize }, (_, i) => i) : ids.flat());
-    promptEntries = await promptLogprobs(engine, ids, req.prompt_logprobs, piece);
-    // The top-k tokens are known only now: their text is filled in after.
-    await learn(promptEntries.flatMap((row) => row.flatMap((e) => (e ? Object.keys(e).map(Number) : []))));
-    for (const row of promptEntries) for (const e of row) if (e) for (const [id, v] of Object.entries(e)) v.decoded_token = piece(Number(id));
-  }
+  if (req.prompt_logprobs != null) promptEntries = await promptLogprobs(engine, ids, req.prompt_logprobs, m.pieces);
   const sampling = { temperature: req.temperature ?? 1, topP: req.top_p ?? 1, topK: req.top_k != null && req.top_k > 0 ? req.top_k : 0 };
   const stop = req.stop == null ? undefined : typeof req.stop === "string" ? [req.stop] : req.stop;
   // Every prompt of a batch generates at once: the engine batches concurrent requests (a scoring batch of c
@@ -164,7 +156,7 @@ export async function completions(engine: Engine, m: ServedModel, body: unknown,
         generated.map(async (c) => ({
           index: p * n + c.index,
           text: promptText + c.text,
-          logprobs: req.logprobs != null ? await generatedLogprobs(engine, promptIds, c, req.logprobs, req.echo === true, promptEntries?.[p] ?? null, learn, piece) : null,
+          logprobs: req.logprobs != null ? await generatedLogprobs(engine, promptIds, c, req.logprobs, req.echo === true, promptEntries?.[p] ?? null, m.pieces) : null,
           finish_reason: c.finishReason,
           stop_reason: c.finishReason === "stop" ? (c.stopReason ?? null) : null,
           ...(promptEntries ? { prompt_logprobs: promptEntries[p] } : {}),
@@ -205,13 +197,12 @@ async function generatedLogprobs(
   k: number,
   echo: boolean,
   promptEntries: Array<Record<string, { logprob: number }> | null> | null,
-  learn: (ids: readonly number[]) => Promise<void>,
-  piece: (id: number) => string,
+  pieces: PieceSource,
 ): Promise<NonNullable<VllmCompletionResponse["choices"][number]["logprobs"]>> {
   const scored = c.tokenIds.length > 0 ? (await engine.score({ prefix: promptIds, continuations: [c.tokenIds], distributions: k > 0 ? "topk" : "none", topK: k })).continuations[0] : null;
   let echoed: { ids: number[]; lps: Array<number | null>; tops: Array<Array<[number, number]> | null> } = { ids: [], lps: [], tops: [] };
   if (echo) {
-    const entries = promptEntries ?? (await promptLogprobs(engine, [promptIds], k, piece))[0];
+    const entries = promptEntries ?? (await promptLogprobs(engine, [promptIds], k, pieces))[0];
     echoed = {
       ids: promptIds,
       lps: entries.map((e, j) => (e ? (e[String(promptIds[j])]?.logprob ?? null) : null)),
@@ -227,7 +218,8 @@ async function generatedLogprobs(
   }
   const ids = [...echoed.ids, ...c.tokenIds];
   const tops = [...echoed.tops, ...(scored?.topLogprobs ?? c.tokenIds.map(() => []))];
-  await learn([...ids, ...tops.flatMap((t) => (t ? t.map(([id]) => id) : []))]);
+  await pieces.learn(engine, [...ids, ...tops.flatMap((t) => (t ? t.map(([id]) => id) : []))]);
+  const piece = (id: number): string => pieces.get(id);
   const tokens = ids.map(piece);
   const offsets: number[] = [];
   let at = 0;

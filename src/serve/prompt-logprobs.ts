@@ -30,28 +30,38 @@ async function fullDistributions(engine: Engine, prompts: readonly number[][]): 
   return rest.continuations.map((c) => [...head, ...(c.fullLogprobs ?? [])]);
 }
 
-export async function promptLogprobs(engine: Engine, prompts: readonly number[][], k: number, piece: (id: number) => string): Promise<Array<Array<PromptLogprobEntry | null>>> {
+/** Anything that gives the text of single tokens once they are learnt (TokenPieces). */
+export interface PieceSource {
+  learn(engine: Engine, ids: readonly number[]): Promise<void>;
+  get(id: number): string;
+}
+
+export async function promptLogprobs(engine: Engine, prompts: readonly number[][], k: number, pieces: PieceSource): Promise<Array<Array<PromptLogprobEntry | null>>> {
   const dists = await fullDistributions(engine, prompts);
-  return prompts.map((ids, p) => [
-    null,
-    ...dists[p].map((lp, j) => {
+  // Which tokens each position lists (rank order), known before any text is needed, so all pieces are learnt at once.
+  const listed = prompts.map((ids, p) =>
+    dists[p].map((lp, j): Array<[number, number]> => {
       const token = ids[j + 1];
-      const entry: PromptLogprobEntry = {};
-      const add = (id: number, rank: number): void => {
-        entry[String(id)] = { logprob: clampLogprob(lp[id]), rank, decoded_token: piece(id) };
-      };
-      if (k === -1) {
-        const order = Array.from(lp.keys()).sort((a, b) => lp[b] - lp[a] || a - b);
-        order.forEach((id, r) => add(id, r + 1));
-        return entry;
-      }
-      const top = k > 0 ? topKOf(lp, k) : [];
-      top.forEach(([id], r) => add(id, r + 1));
-      if (entry[String(token)] === undefined) {
+      if (k === -1) return Array.from(lp.keys()).sort((a, b) => lp[b] - lp[a] || a - b).map((id, r) => [id, r + 1]);
+      const top = k > 0 ? topKOf(lp, k).map(([id], r): [number, number] => [id, r + 1]) : [];
+      if (!top.some(([id]) => id === token)) {
         let above = 0;
         for (let v = 0; v < lp.length; v++) if (lp[v] > lp[token]) above++;
-        add(token, Math.max(top.length + 1, above + 1));
+        top.push([token, Math.max(top.length + 1, above + 1)]);
       }
+      return top;
+    }),
+  );
+  const needed = new Set<number>();
+  if (k === -1) for (let id = 0; id < (dists.find((d) => d.length > 0)?.[0].length ?? 0); id++) needed.add(id);
+  else for (const rows of listed) for (const row of rows) for (const [id] of row) needed.add(id);
+  await pieces.learn(engine, [...needed]);
+  return listed.map((rows, p) => [
+    null,
+    ...rows.map((row, j) => {
+      const lp = dists[p][j];
+      const entry: PromptLogprobEntry = {};
+      for (const [id, rank] of row) entry[String(id)] = { logprob: clampLogprob(lp[id]), rank, decoded_token: pieces.get(id) };
       return entry;
     }),
   ]);

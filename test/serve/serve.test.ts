@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ServeSchema } from "../../src/config/schema.js";
+import { openEngine } from "../../src/engines/factory.js";
 import { serveModel, type ServeHandle } from "../../src/serve/run.js";
 import { repoRoot, runCli } from "../helpers.js";
 
@@ -99,6 +100,42 @@ describe("serve on bad requests", () => {
     const ok = await post(`${url}/v1/completions`, JSON.stringify({ prompt: "Hi", max_tokens: 2, seed: 3, n: 2 }));
     expect(ok.status).toBe(200);
     expect((ok.json.choices as unknown[]).length).toBe(2);
+  }, 60_000);
+
+  it("answers echo + logprobs + prompt_logprobs in vLLM's shape, with the engine's own numbers", async () => {
+    const res = await post(`${server.url}/v1/completions`, JSON.stringify({ prompt: "The answer is", max_tokens: 3, seed: 9, temperature: 0, echo: true, logprobs: 2, prompt_logprobs: 2, return_token_ids: true }));
+    expect(res.status).toBe(200);
+    const choice = (res.json.choices as Array<Record<string, unknown>>)[0] as {
+      text: string;
+      token_ids: number[];
+      prompt_token_ids: number[];
+      logprobs: { tokens: string[]; token_logprobs: Array<number | null>; top_logprobs: Array<Record<string, number> | null>; text_offset: number[] };
+      prompt_logprobs: Array<Record<string, { logprob: number; rank: number }> | null>;
+    };
+    const { prompt_token_ids: promptIds, token_ids: generated } = choice;
+    const { logprobs, prompt_logprobs: promptLp } = choice;
+    expect(logprobs.tokens.length).toBe(promptIds.length + generated.length);
+    expect(logprobs.token_logprobs[0]).toBeNull();
+    expect(promptLp[0]).toBeNull();
+    expect(promptLp.length).toBe(promptIds.length);
+    expect(logprobs.tokens.join("")).toBe(choice.text);
+    expect(logprobs.text_offset[1]).toBe(logprobs.tokens[0].length);
+    // The numbers are the in-process engine's scores of the same tokens.
+    const local = await openEngine({ kind: "embedded", model: folder }, { workers: 0 });
+    try {
+      const scored = (await local.score({ prefix: promptIds.slice(0, 1), continuations: [[...promptIds.slice(1), ...generated]], distributions: "topk", topK: 2 })).continuations[0];
+      expect(logprobs.token_logprobs.slice(1)).toEqual(scored.logprobs);
+      promptIds.slice(1).forEach((id, j) => {
+        const entry = promptLp[j + 1]!;
+        expect(entry[String(id)].logprob).toBe(scored.logprobs[j]);
+        const top = Object.entries(entry).filter(([, v]) => v.rank <= 2).sort((a, b) => a[1].rank - b[1].rank).map(([tid, v]): [number, number] => [Number(tid), v.logprob]);
+        expect(top).toEqual(scored.topLogprobs![j]);
+      });
+      // Greedy: every generated token is the top-1 of its position.
+      generated.forEach((id, j) => expect(scored.topLogprobs![promptIds.length - 1 + j][0][0]).toBe(id));
+    } finally {
+      await local.close();
+    }
   }, 60_000);
 
   it("reports requests, latencies and tokens in Prometheus text format", async () => {
