@@ -232,7 +232,20 @@ export class HttpTransport {
   private async acquire(signal: AbortSignal | undefined): Promise<void> {
     while (this.inFlight >= this.opts.maxInFlight) {
       signal?.throwIfAborted();
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
+      await new Promise<void>((resolve, reject) => {
+        const wake = (): void => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        };
+        // An aborted caller leaves the queue, so it neither waits forever nor takes a slot it no longer wants.
+        const onAbort = (): void => {
+          const i = this.waiting.indexOf(wake);
+          if (i >= 0) this.waiting.splice(i, 1);
+          reject(signal?.reason ?? new Error("aborted"));
+        };
+        this.waiting.push(wake);
+        signal?.addEventListener("abort", onAbort, { once: true });
+      });
     }
     this.inFlight++;
   }

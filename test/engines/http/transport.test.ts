@@ -74,6 +74,19 @@ describe("HttpTransport", () => {
     expect(back.hits).toBeGreaterThan(0);
   });
 
+  it("lets a caller waiting for a slot give up (abort) without taking the slot", async () => {
+    const slow = await listen(() => ({ status: 200, body: '{"from":5}', delayMs: 150 }));
+    const t = new HttpTransport({ baseUrls: [slow.url], timeoutMs: 2000, retries: 0, maxInFlight: 1 });
+    const first = t.request("GET", "/x", undefined, Ok);
+    const giveUp = new AbortController();
+    const second = t.request("GET", "/x", undefined, Ok, { signal: giveUp.signal });
+    giveUp.abort(new Error("not needed any more"));
+    await expect(second).rejects.toThrow("not needed any more");
+    expect(await first).toEqual({ from: 5 });
+    expect(await t.request("GET", "/x", undefined, Ok)).toEqual({ from: 5 });
+    expect(slow.hits).toBe(2);
+  });
+
   it("retries 429 and 5xx, not other 4xx", async () => {
     let calls = 0;
     const flaky = await listen(() => (++calls <= 2 ? { status: calls === 1 ? 429 : 503, body: '{"message":"busy"}' } : { status: 200, body: '{"from":3}' }));
