@@ -1,7 +1,8 @@
 /**
  * The Ollama dialect: /api/generate once per completion (seed + i for completion i), text prompts only. Ollama
- * has no tokenize endpoint and no prompt log-probs, so tokenize, detokenize and scoring are unavailable and the
- * completion's token ids come from the `context` it returns (prompt + response ids).
+ * has no tokenize endpoint and no prompt log-probs, so tokenize, detokenize and scoring are unavailable. A
+ * completion's token ids are the tail of the `context` it returns (prompt + response ids); Ollama leaves `context`
+ * out for raw prompts, and then generation fails naming why rather than counting tokens it cannot see.
  */
 import type { Completion, EngineCapabilities, GenerateRequest, GenerateResult, ScoredContinuation } from "../engine.js";
 import { UNKNOWN_CONTEXT, unsupported, type Dialect, type DialectContext } from "./dialect.js";

@@ -3,7 +3,6 @@
  * `tokensqueeze serve`, its weights' hash) from the first replica that answers, and build the engine. A replica
  * that does not answer now is not fatal (the transport takes it out and tries it later); none answering is.
  */
-import { z } from "zod";
 import { UserError } from "../../util/errors.js";
 import { EngineUnavailableError } from "../engine.js";
 import type { Dialect, DialectContext, ServerKind } from "./dialect.js";
@@ -13,6 +12,7 @@ import { OllamaDialect } from "./ollama.js";
 import { OpenAIDialect } from "./openai.js";
 import { SglangDialect } from "./sglang.js";
 import { HttpStatusError, HttpTransport, serverRoot } from "./transport.js";
+import { OllamaTagsSchema } from "./schemas/ollama.js";
 import { VllmModelsResponseSchema } from "./schemas/vllm.js";
 import { VllmDialect } from "./vllm.js";
 
@@ -39,8 +39,6 @@ const dialects: Record<ServerKind, (ctx: DialectContext) => Dialect> = {
   ollama: (ctx) => new OllamaDialect(ctx),
   openai: (ctx) => new OpenAIDialect(ctx),
 };
-
-const OllamaTagsSchema = z.object({ models: z.array(z.looseObject({ name: z.string() })) });
 
 export async function openHttpEngine(spec: HttpEngineSpec): Promise<HttpEngine> {
   for (const raw of spec.baseUrls) checkUrl(spec.kind, raw);

@@ -1,6 +1,7 @@
 /**
  * Ollama's native wire format (≥ 0.12.11, ../shared/docs/ENGINES.md): POST /api/generate (non-streaming,
- * raw prompts) and POST /api/show. Log-probs come for generated tokens only, so scoring is unavailable.
+ * raw prompts) and GET /api/tags (the models it has). Log-probs come for generated tokens only, so scoring is
+ * unavailable.
  */
 import { z } from "zod";
 
@@ -32,7 +33,4 @@ export const OllamaGenerateResponseSchema = z.looseObject({
   eval_count: z.number().int().min(0).optional(),
 });
 
-export const OllamaShowResponseSchema = z.looseObject({
-  model_info: z.record(z.string(), z.unknown()).optional(),
-  template: z.string().optional(),
-});
+export const OllamaTagsSchema = z.object({ models: z.array(z.looseObject({ name: z.string() })) });
