@@ -72,8 +72,10 @@ describe("HTTP engine under injected faults", () => {
     expect((db.prepare("SELECT count(*) AS n FROM results").get() as { n: number }).n).toBe(TOTAL);
     expect(stored).toBe(TOTAL);
     // Every kind of fault happened, the dead replica saw nothing after it died, and the client retried.
-    for (const p of proxies) for (const kind of ["dropBefore", "dropAfter", "error500", "error429", "malformed"] as const) expect(p.counts[kind], kind).toBeGreaterThan(0);
-    expect(proxies.reduce((a, p) => a + p.counts.stall, 0)).toBeGreaterThan(0);
+    for (const kind of ["dropBefore", "dropAfter", "error500", "error429", "malformed", "stall"] as const) {
+      expect(proxies.reduce((a, p) => a + p.counts[kind], 0), kind).toBeGreaterThan(kind === "stall" ? 0 : 10);
+    }
+    expect(proxies[1].seen).toBeGreaterThan(50);
     expect(proxies[1].seen).toBe(killedAt);
     const usage = engine.usage();
     expect(usage.retries).toBeGreaterThan(100);
