@@ -12,7 +12,7 @@ import {
   VllmTokenizeRequestSchema,
   type VllmCompletionResponse,
 } from "../engines/http/schemas/vllm.js";
-import { clampLogprob, promptLogprobs, type PieceSource } from "./prompt-logprobs.js";
+import { clampLogprob, computePromptLogprobs, type PieceSource, type PromptLogprobs } from "./prompt-logprobs.js";
 import type { ServeMetrics } from "./metrics.js";
 
 export class BadRequest extends Error {
@@ -121,8 +121,8 @@ export async function detokenize(engine: Engine, m: ServedModel, body: unknown):
   return { prompt: await engine.detokenize(req.tokens, { skipSpecialTokens: req.skip_special_tokens ?? false }) };
 }
 
-/** POST /v1/completions. */
-export async function completions(engine: Engine, m: ServedModel, body: unknown, metrics: ServeMetrics, signal: AbortSignal): Promise<VllmCompletionResponse> {
+/** POST /v1/completions; the answer is JSON text (vLLM's completion response). */
+export async function completions(engine: Engine, m: ServedModel, body: unknown, metrics: ServeMetrics, signal: AbortSignal): Promise<string> {
   const req = parseBody(VllmCompletionRequestSchema, body);
   checkModel(m, req.model);
   if (req.stream) throw new BadRequest("stream: streaming is not supported by tokensqueeze serve");
@@ -139,8 +139,10 @@ export async function completions(engine: Engine, m: ServedModel, body: unknown,
     if (bad !== undefined) throw new BadRequest(`prompt: token id ${bad} is outside the vocabulary (0…${m.vocabSize - 1})`);
     if (p.length + maxTokens > m.maxModelLen) throw new BadRequest(`This model's maximum context length is ${m.maxModelLen} tokens; the prompt has ${p.length} and max_tokens is ${maxTokens}.`);
   }
-  let promptEntries: Awaited<ReturnType<typeof promptLogprobs>> | null = null;
-  if (req.prompt_logprobs != null) promptEntries = await promptLogprobs(engine, ids, req.prompt_logprobs, m.pieces);
+  const promptLp = req.prompt_logprobs != null ? await computePromptLogprobs(engine, ids, req.prompt_logprobs, m.pieces) : null;
+  // prompt_logprobs are spliced into the answer as JSON text (see PromptLogprobs.json) in place of these markers.
+  const marker = (p: number): string => `__prompt_logprobs_${nonce}_${p}__`;
+  const nonce = randomInt(0, 2 ** 47).toString(36);
   const sampling = { temperature: req.temperature ?? 1, topP: req.top_p ?? 1, topK: req.top_k != null && req.top_k > 0 ? req.top_k : 0 };
   const stop = req.stop == null ? undefined : typeof req.stop === "string" ? [req.stop] : req.stop;
   // Every prompt of a batch generates at once: the engine batches concurrent requests (a scoring batch of c
@@ -156,10 +158,10 @@ export async function completions(engine: Engine, m: ServedModel, body: unknown,
         generated.map(async (c) => ({
           index: p * n + c.index,
           text: promptText + c.text,
-          logprobs: req.logprobs != null ? await generatedLogprobs(engine, promptIds, c, req.logprobs, req.echo === true, promptEntries?.[p] ?? null, m.pieces) : null,
+          logprobs: req.logprobs != null ? await generatedLogprobs(engine, promptIds, c, req.logprobs, req.echo === true, promptLp, p, m.pieces) : null,
           finish_reason: c.finishReason,
           stop_reason: c.finishReason === "stop" ? (c.stopReason ?? null) : null,
-          ...(promptEntries ? { prompt_logprobs: promptEntries[p] } : {}),
+          ...(promptLp ? { prompt_logprobs: marker(p) } : {}),
           ...(req.return_token_ids ? { token_ids: c.tokenIds, prompt_token_ids: promptIds } : {}),
           generatedTokens: c.tokenIds.length,
         })),
@@ -167,20 +169,23 @@ export async function completions(engine: Engine, m: ServedModel, body: unknown,
     }),
   );
   let completionTokens = 0;
-  const choices: VllmCompletionResponse["choices"] = perPrompt.flat().map(({ generatedTokens, ...choice }) => {
+  const choices = perPrompt.flat().map(({ generatedTokens, ...choice }) => {
     completionTokens += generatedTokens;
     return choice;
   });
   const promptTokens = ids.reduce((a, p) => a + p.length, 0);
   metrics.promptTokens += promptTokens;
   metrics.generationTokens += completionTokens;
-  return {
+  const answer = {
     id: `cmpl-${randomInt(0, 2 ** 47).toString(16)}`,
     object: "text_completion",
     model: m.name,
     choices,
     usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
   };
+  let text = JSON.stringify(answer);
+  if (promptLp) ids.forEach((_, p) => (text = text.split(JSON.stringify(marker(p))).join(promptLp.json(p))));
+  return text;
 }
 
 function promptList(prompt: z.output<typeof VllmCompletionRequestSchema>["prompt"]): PromptInput[] {
@@ -196,13 +201,14 @@ async function generatedLogprobs(
   c: Completion,
   k: number,
   echo: boolean,
-  promptEntries: Array<Record<string, { logprob: number }> | null> | null,
+  promptLp: PromptLogprobs | null,
+  p: number,
   pieces: PieceSource,
 ): Promise<NonNullable<VllmCompletionResponse["choices"][number]["logprobs"]>> {
   const scored = c.tokenIds.length > 0 ? (await engine.score({ prefix: promptIds, continuations: [c.tokenIds], distributions: k > 0 ? "topk" : "none", topK: k })).continuations[0] : null;
   let echoed: { ids: number[]; lps: Array<number | null>; tops: Array<Array<[number, number]> | null> } = { ids: [], lps: [], tops: [] };
   if (echo) {
-    const entries = promptEntries ?? (await promptLogprobs(engine, [promptIds], k, pieces))[0];
+    const entries = promptLp ? promptLp.entries(p) : (await computePromptLogprobs(engine, [promptIds], k, pieces)).entries(0);
     echoed = {
       ids: promptIds,
       lps: entries.map((e, j) => (e ? (e[String(promptIds[j])]?.logprob ?? null) : null)),

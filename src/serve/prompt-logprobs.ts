@@ -36,7 +36,47 @@ export interface PieceSource {
   get(id: number): string;
 }
 
-export async function promptLogprobs(engine: Engine, prompts: readonly number[][], k: number, pieces: PieceSource): Promise<Array<Array<PromptLogprobEntry | null>>> {
+/**
+ * The listed tokens of every position of every prompt, with two renderings: objects (for echo's logprobs) and
+ * JSON text written directly, because a full-vocabulary answer runs to tens of megabytes and building an object
+ * per entry first costs more than the model's own scoring.
+ */
+export class PromptLogprobs {
+  constructor(
+    private readonly dists: Float32Array[][],
+    /** [prompt][position − 1] → [tokenId, rank] in rank order. */
+    private readonly listed: Array<Array<Array<[number, number]>>>,
+    private readonly pieces: PieceSource,
+  ) {}
+
+  entries(p: number): Array<PromptLogprobEntry | null> {
+    return [
+      null,
+      ...this.listed[p].map((row, j) => {
+        const lp = this.dists[p][j];
+        const entry: PromptLogprobEntry = {};
+        for (const [id, rank] of row) entry[String(id)] = { logprob: clampLogprob(lp[id]), rank, decoded_token: this.pieces.get(id) };
+        return entry;
+      }),
+    ];
+  }
+
+  json(p: number): string {
+    const quoted = new Map<number, string>();
+    const text = (id: number): string => {
+      let q = quoted.get(id);
+      if (q === undefined) quoted.set(id, (q = JSON.stringify(this.pieces.get(id))));
+      return q;
+    };
+    const rows = this.listed[p].map((row, j) => {
+      const lp = this.dists[p][j];
+      return "{" + row.map(([id, rank]) => `"${id}":{"logprob":${JSON.stringify(clampLogprob(lp[id]))},"rank":${rank},"decoded_token":${text(id)}}`).join(",") + "}";
+    });
+    return "[" + ["null", ...rows].join(",") + "]";
+  }
+}
+
+export async function computePromptLogprobs(engine: Engine, prompts: readonly number[][], k: number, pieces: PieceSource): Promise<PromptLogprobs> {
   const dists = await fullDistributions(engine, prompts);
   // Which tokens each position lists (rank order), known before any text is needed, so all pieces are learnt at once.
   const listed = prompts.map((ids, p) =>
@@ -56,13 +96,5 @@ export async function promptLogprobs(engine: Engine, prompts: readonly number[][
   if (k === -1) for (let id = 0; id < (dists.find((d) => d.length > 0)?.[0].length ?? 0); id++) needed.add(id);
   else for (const rows of listed) for (const row of rows) for (const [id] of row) needed.add(id);
   await pieces.learn(engine, [...needed]);
-  return listed.map((rows, p) => [
-    null,
-    ...rows.map((row, j) => {
-      const lp = dists[p][j];
-      const entry: PromptLogprobEntry = {};
-      for (const [id, rank] of row) entry[String(id)] = { logprob: clampLogprob(lp[id]), rank, decoded_token: pieces.get(id) };
-      return entry;
-    }),
-  ]);
+  return new PromptLogprobs(dists, listed, pieces);
 }
