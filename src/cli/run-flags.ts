@@ -41,7 +41,7 @@ export type SamplingSection = "sampling" | "evaluation";
 /** --preset, --config and --set: the layers under a command's own flags. */
 export function addConfigFlags(cmd: Command): Command {
   return cmd
-    .option("--preset <name>", "start from a named config preset (paper-7b, paper-1.5b, demo, ci; see `config show --preset`)")
+    .option("--preset <name>", "start from a named config preset (paper-7b, paper-1.5b, demo, demo-quick, ci; see `config show --preset`)")
     .option("--config <file>", "YAML or JSON run configuration")
     .option("--set <key.path=value>", "override one config value, e.g. --set refinement.epsilon=0.01 (repeatable)", collect, []);
 }

@@ -79,8 +79,8 @@ describe("run configuration defaults", () => {
 });
 
 describe("presets", () => {
-  it("are paper-7b, paper-1.5b, demo and ci, and each resolves", () => {
-    expect(presetNames).toEqual(["paper-7b", "paper-1.5b", "demo", "ci"]);
+  it("are paper-7b, paper-1.5b, demo, demo-quick and ci, and each resolves", () => {
+    expect(presetNames).toEqual(["paper-7b", "paper-1.5b", "demo", "demo-quick", "ci"]);
     for (const name of presetNames) expect(resolveConfig({ preset: name }).preset).toBe(name);
   });
 
@@ -112,7 +112,7 @@ describe("presets", () => {
   });
 
   it("an unknown preset is an error that lists the presets", () => {
-    expect(() => resolveConfig({ preset: "paper-70b" })).toThrow(/unknown preset "paper-70b".*paper-7b, paper-1\.5b, demo, ci/);
+    expect(() => resolveConfig({ preset: "paper-70b" })).toThrow(/unknown preset "paper-70b".*paper-7b, paper-1\.5b, demo, demo-quick, ci/);
   });
 });
 
@@ -231,9 +231,9 @@ describe("tokensqueeze config", () => {
     expect(s.stderr).toContain(`training.beta: expected number, got string "abc"`);
   });
 
-  it("presets lists the four presets", () => {
+  it("presets lists the five presets", () => {
     const r = runCli(["config", "presets", "--json"]);
     expect(r.status, r.stderr).toBe(0);
-    expect((JSON.parse(r.stdout) as { name: string }[]).map((p) => p.name)).toEqual(["paper-7b", "paper-1.5b", "demo", "ci"]);
+    expect((JSON.parse(r.stdout) as { name: string }[]).map((p) => p.name)).toEqual(["paper-7b", "paper-1.5b", "demo", "demo-quick", "ci"]);
   });
 });
