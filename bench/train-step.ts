@@ -5,9 +5,10 @@
  *
  *   node --import tsx bench/train-step.ts [--model models/world-base] [--pairs 16] [--micro 2] [--threads 1] [--steps 3]
  *
- * The pairs are synthetic (seeded random token ids): a 120-token prompt, a chosen response of 200–500 tokens and a
- * rejected one of 400–900, masked on the responses; only their lengths matter for speed. The first step warms up
- * (JIT, wasm compilation); the figure is the median of the following steps, with the load average.
+ * The pairs are synthetic (seeded random token ids) shaped like the demo's: a 100-token prompt, a chosen response
+ * of 150–350 tokens and a rejected one of 250–512 (the demo samples at most 512 new tokens), masked on the
+ * responses; only their lengths matter for speed. The first step warms up (JIT, wasm compilation); the figure is
+ * the median of the following steps, with the load average.
  */
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
@@ -44,8 +45,8 @@ const sequence = (prompt: number[], response: number): { ids: number[]; lossMask
   return { ids, lossMask: ids.map((_, t) => (t < prompt.length ? 0 : 1)) };
 };
 const examples: PairExample[] = Array.from({ length: pairsPerStep * steps }, () => {
-  const prompt = tokens(120);
-  return { chosen: sequence(prompt, rng.int(200, 500)), rejected: sequence(prompt, rng.int(400, 900)), refChosen: -900, refRejected: -1500 };
+  const prompt = tokens(100);
+  return { chosen: sequence(prompt, rng.int(150, 350)), rejected: sequence(prompt, rng.int(250, 512)), refChosen: -600, refRejected: -900 };
 });
 const settings: PreferenceSettings = { objective: "dpo-l+sft", beta: 0.1, lambda: 1, eta: 0.5 };
 const model = LlamaModel.fromWeights(folder.config, folder.weights);
@@ -78,7 +79,8 @@ try {
   await source.close();
 }
 const timed = stepMs.slice(1).sort((a, b) => a - b);
-const median = timed.length > 0 ? timed[Math.floor((timed.length - 1) / 2)] : stepMs[0];
+const mid = timed.length / 2;
+const median = timed.length === 0 ? stepMs[0] : timed.length % 2 ? timed[Math.floor(mid)] : (timed[mid - 1] + timed[mid]) / 2;
 process.stdout.write(
   `${values.model}: ${pairsPerStep} pairs per step (${micro} per micro-batch), ${threads} thread(s), ${tokensPerStep} tokens per step\n` +
     `step times (ms): ${stepMs.map((t) => t.toFixed(0)).join(", ")} (first is warm-up)\n` +
