@@ -145,6 +145,7 @@ export class LlamaGrad {
       N += n;
       maxLen = Math.max(maxLen, n);
     });
+    if (N === 0) throw new Error("LlamaGrad.forward: no positions to run (every sequence has fewer than 2 tokens)");
     const S = selRows.length;
     this.ensureRope(maxLen);
 

@@ -99,7 +99,7 @@ describe("LlamaGrad (hand-written backward) = tfjs autograd", () => {
     model.dispose();
   });
 
-  it("counts correct argmax predictions and rejects ids outside the vocabulary", () => {
+  it("counts correct argmax predictions; rejects ids outside the vocabulary and batches with nothing to predict", () => {
     const folder = loadModelFolder(join(repoRoot, "test", "fixtures", "tiny-llama"));
     const model = LlamaModel.fromWeights(folder.config, folder.weights);
     const weights = model.variables.map((v) => v.dataSync() as Float32Array);
@@ -112,6 +112,7 @@ describe("LlamaGrad (hand-written backward) = tfjs autograd", () => {
     const net = new LlamaGrad(folder.config);
     expect(net.forward(weights, seqs).correct).toBe(expected);
     expect(() => net.forward(weights, [{ ids: [1, 2, folder.config.vocabSize] }])).toThrow(/outside the vocabulary/);
+    expect(() => net.forward(weights, [{ ids: [1] }])).toThrow(/fewer than 2 tokens/);
     model.dispose();
   });
 });
