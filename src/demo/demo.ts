@@ -227,11 +227,16 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     report: join(out, "report.html"),
     seconds: 0,
   };
+  // demo.json first: the report shows it. Then again with the time the report took.
+  const writeSummary = () => {
+    result.seconds = (performance.now() - t0) / 1000;
+    writeFileAtomic(join(out, "demo.json"), JSON.stringify(demoJson(result), null, 2) + "\n");
+  };
+  writeSummary();
   // Loaded here: the report inlines the plotting libraries, which nothing before this point needs.
   const { writeReport } = await import("../report/index.js");
   await writeReport({ inputs: [out], out: result.report, title: "TokenSqueeze demo", cwd });
-  result.seconds = (performance.now() - t0) / 1000;
-  writeFileAtomic(join(out, "demo.json"), JSON.stringify(demoJson(result), null, 2) + "\n");
+  writeSummary();
   return result;
 }
 
