@@ -24,8 +24,8 @@ import { runSqueeze, type SqueezeStep } from "../squeeze/pipeline.js";
 import type { RefineDonor } from "../squeeze/stages.js";
 import { RunStore } from "../store/index.js";
 import { writeFileAtomic } from "../util/atomic-file.js";
-import type { ProgressReporter } from "../util/progress.js";
 import { formatDifferences, paperDifferences } from "./config-differences.js";
+import type { PipelineRunOptions } from "./demo.js";
 
 export interface AblationArm {
   /** Directory name and row label. */
@@ -50,18 +50,9 @@ export const ABLATION_ARMS: readonly AblationArm[] = [
   { name: "dpo+sft", group: "objective", overrides: { "training.objective": "dpo+sft" } },
 ];
 
-export interface AblateOptions {
-  config: RunConfig;
-  out: string;
+export interface AblateOptions extends PipelineRunOptions {
   /** Only these arms (default: all); the method's arm always runs, since every other arm starts from it. */
   arms?: readonly string[];
-  threads?: number;
-  progress?: ProgressReporter;
-  signal?: AbortSignal;
-  handleSignals?: boolean;
-  resumeCommand?: string;
-  argv?: readonly string[];
-  cwd?: string;
 }
 
 /** Metrics of one evaluation, overall and pooled over easy (1–2) and hard (4–5) levels. */
@@ -233,32 +224,15 @@ export function ablationFindings(rows: readonly AblationRow[]): Finding[] {
     const b = shortest?.metrics.hard?.acc;
     out.push({ claim, holds: a === undefined || b === undefined ? null : a >= b - ACCURACY_TOLERANCE, evidence: `levels 4–5 accuracy: q-dyn ${f(a)}%, shortest ${f(b)}%` });
   }
-  const noRefine = row("no-refinement");
-  {
-    const claim = "Table 3: refinement shortens answers at no accuracy cost";
-    const ok =
-      qdyn && noRefine && qdyn.metrics.overall.lenT !== null && noRefine.metrics.overall.lenT !== null
-        ? qdyn.metrics.overall.lenT < noRefine.metrics.overall.lenT && qdyn.metrics.overall.acc >= noRefine.metrics.overall.acc - ACCURACY_TOLERANCE
-        : null;
-    out.push({
-      claim,
-      holds: ok,
-      evidence: `Len-T with refinement ${f(qdyn?.metrics.overall.lenT, 0)} vs without ${f(noRefine?.metrics.overall.lenT, 0)} tokens; accuracy ${f(qdyn?.metrics.overall.acc)}% vs ${f(noRefine?.metrics.overall.acc)}%`,
-    });
-  }
-  const sft = row("sft");
-  {
-    const claim = "Table 4: dpo-l+sft is shorter than sft alone at no worse accuracy";
-    const ok =
-      qdyn && sft && qdyn.metrics.overall.lenT !== null && sft.metrics.overall.lenT !== null
-        ? qdyn.metrics.overall.lenT < sft.metrics.overall.lenT && qdyn.metrics.overall.acc >= sft.metrics.overall.acc - ACCURACY_TOLERANCE
-        : null;
-    out.push({
-      claim,
-      holds: ok,
-      evidence: `Len-T dpo-l+sft ${f(qdyn?.metrics.overall.lenT, 0)} vs sft ${f(sft?.metrics.overall.lenT, 0)} tokens; accuracy ${f(qdyn?.metrics.overall.acc)}% vs ${f(sft?.metrics.overall.acc)}%`,
-    });
-  }
+  /** `method` is shorter than `other` (overall Len-T) at no worse accuracy. */
+  const shorterAtNoCost = (claim: string, other: AblationRow | undefined, names: [string, string]): Finding => {
+    const a = qdyn?.metrics.overall;
+    const b = other?.metrics.overall;
+    const holds = a && b && a.lenT !== null && b.lenT !== null ? a.lenT < b.lenT && a.acc >= b.acc - ACCURACY_TOLERANCE : null;
+    return { claim, holds, evidence: `Len-T ${names[0]} ${f(a?.lenT, 0)} vs ${names[1]} ${f(b?.lenT, 0)} tokens; accuracy ${f(a?.acc)}% vs ${f(b?.acc)}%` };
+  };
+  out.push(shorterAtNoCost("Table 3: refinement shortens answers at no accuracy cost", row("no-refinement"), ["with refinement", "without"]));
+  out.push(shorterAtNoCost("Table 4: dpo-l+sft is shorter than sft alone at no worse accuracy", row("sft"), ["dpo-l+sft", "sft"]));
   return out;
 }
 

@@ -26,13 +26,12 @@ import type { ProgressReporter } from "../util/progress.js";
 import { formatDifferences, paperDifferences } from "./config-differences.js";
 import { describeOutcome } from "./outcome.js";
 
-export interface DemoOptions {
+/** What the demo and the ablation both take: a configuration, a directory of runs, and how to run them. */
+export interface PipelineRunOptions {
   /** The resolved configuration (the `demo`, `demo-quick` or `ci` preset and any overrides). */
   config: RunConfig;
-  /** The demo directory; the same directory again resumes. */
+  /** The directory of runs; the same directory again resumes. */
   out: string;
-  /** Squeeze rounds, each from the previous round's model (default 1, the paper's one offline round). */
-  rounds?: number;
   /** Gradient threads for stage 3 (default: one per core). */
   threads?: number;
   progress?: ProgressReporter;
@@ -41,6 +40,11 @@ export interface DemoOptions {
   resumeCommand?: string;
   argv?: readonly string[];
   cwd?: string;
+}
+
+export interface DemoOptions extends PipelineRunOptions {
+  /** Squeeze rounds, each from the previous round's model (default 1, the paper's one offline round). */
+  rounds?: number;
   /** Called after each part with its name and seconds, for the command's own progress line. */
   onPart?: (part: DemoPart) => void;
 }
