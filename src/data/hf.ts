@@ -7,6 +7,7 @@
  * ~/.cache/tokensqueeze/hf. Without a file, the dataset's file list is fetched (and cached beside the files)
  * and the single JSONL / JSON / Parquet file in it is used; with several, the error lists them.
  */
+import { createHash } from "node:crypto";
 import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
@@ -76,17 +77,18 @@ export async function resolveHfFile(url: string, opts: HfFetchOptions): Promise<
   const file = ref.file ?? (await pickSingleDataFile(url, ref, opts));
   const local = hfCachePath(opts.cacheDir, { ...ref, file });
   if (existsSync(local)) return local;
-  await download(resolveUrl(ref, file, opts.env), local, opts, url);
+  await downloadHubFile(hfResolveUrl(ref, file, opts.env), local, opts, url);
   return local;
 }
 
-function endpoint(env: NodeJS.ProcessEnv = process.env): string {
+export function hfEndpoint(env: NodeJS.ProcessEnv = process.env): string {
   return (env.HF_ENDPOINT ?? "https://huggingface.co").replace(/\/+$/, "");
 }
 
-function resolveUrl(ref: HfRef, file: string, env?: NodeJS.ProcessEnv): string {
+/** The hub's download URL of one file (HF_ENDPOINT replaces https://huggingface.co, e.g. for a mirror or a test server). */
+export function hfResolveUrl(ref: HfRef, file: string, env?: NodeJS.ProcessEnv): string {
   const path = file.split("/").map(encodeURIComponent).join("/");
-  return `${endpoint(env)}/datasets/${ref.repo}/resolve/${encodeURIComponent(ref.revision)}/${path}`;
+  return `${hfEndpoint(env)}/datasets/${ref.repo}/resolve/${encodeURIComponent(ref.revision)}/${path}`;
 }
 
 function authHeaders(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
@@ -100,7 +102,7 @@ async function pickSingleDataFile(url: string, ref: HfRef, opts: HfFetchOptions)
   if (existsSync(listingPath)) {
     files = JSON.parse(readFileSync(listingPath, "utf8")) as string[];
   } else {
-    const api = `${endpoint(opts.env)}/api/datasets/${ref.repo}/tree/${encodeURIComponent(ref.revision)}?recursive=true`;
+    const api = `${hfEndpoint(opts.env)}/api/datasets/${ref.repo}/tree/${encodeURIComponent(ref.revision)}?recursive=true`;
     const res = await httpGet(api, opts, url);
     const entries = (await res.json()) as { type?: string; path?: string }[];
     if (!Array.isArray(entries)) throw new UserError(`${url}: unexpected answer from ${api}`);
@@ -120,7 +122,7 @@ async function httpGet(target: string, opts: HfFetchOptions, url: string): Promi
   try {
     res = await doFetch(target, { headers: authHeaders(opts.env), redirect: "follow" });
   } catch (err) {
-    throw new UserError(`${url}: cannot reach the Hugging Face hub (${err instanceof Error ? err.message : String(err)}); it is not in the cache at ${opts.cacheDir}`);
+    throw new UserError(`${url}: cannot reach the Hugging Face hub at ${target} (${networkReason(err)}); it is not in the cache at ${opts.cacheDir}`);
   }
   if (!res.ok) {
     const hint =
@@ -134,18 +136,58 @@ async function httpGet(target: string, opts: HfFetchOptions, url: string): Promi
   return res;
 }
 
-async function download(target: string, local: string, opts: HfFetchOptions, url: string): Promise<void> {
+/** What a file must be: a download that differs is refused and nothing is left in the cache. */
+export interface ExpectedFile {
+  sha256: string;
+  bytes?: number;
+}
+
+/**
+ * Downloads `target` to `local` through a temporary file beside it, renamed into place only once complete (and,
+ * with `expected`, only when its sha256 matches), so a failed, interrupted or wrong download never leaves a file
+ * where a good one is expected. `url` names the file in messages.
+ */
+export async function downloadHubFile(target: string, local: string, opts: HfFetchOptions, url: string, expected?: ExpectedFile): Promise<void> {
   const res = await httpGet(target, opts, url);
   if (!res.body) throw new UserError(`${url}: empty response from ${target}`);
   mkdirSync(dirname(local), { recursive: true });
   const partial = `${local}.part-${process.pid}`;
   opts.onMessage?.(`downloading ${target} → ${local}`);
+  const hash = createHash("sha256");
+  let bytes = 0;
   try {
-    await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), createWriteStream(partial));
-    // Rename last, so an interrupted download never leaves a truncated file where a complete one is expected.
-    renameSync(partial, local);
+    await pipeline(
+      Readable.fromWeb(res.body as WebReadableStream<Uint8Array>),
+      async function* (chunks: AsyncIterable<Buffer>) {
+        for await (const chunk of chunks) {
+          hash.update(chunk);
+          bytes += chunk.length;
+          yield chunk;
+        }
+      },
+      createWriteStream(partial),
+    );
   } catch (err) {
     rmSync(partial, { force: true });
-    throw new UserError(`${url}: download failed: ${err instanceof Error ? err.message : String(err)}`);
+    throw new UserError(`${url}: download from ${target} failed: ${networkReason(err)}`);
   }
+  const sha256 = hash.digest("hex");
+  if (expected && sha256 !== expected.sha256) {
+    rmSync(partial, { force: true });
+    const size = expected.bytes !== undefined ? ` (${bytes} bytes; expected ${expected.bytes})` : ` (${bytes} bytes)`;
+    throw new UserError(`${url}: checksum mismatch for ${target}: sha256 ${sha256}${size}, expected ${expected.sha256}; nothing was written to ${local}`);
+  }
+  // Rename last, so an interrupted download never leaves a truncated file where a complete one is expected.
+  renameSync(partial, local);
+}
+
+/** Node's fetch reports "fetch failed" and keeps the reason (ECONNREFUSED, ENOTFOUND, …) in `cause`. */
+function networkReason(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  const code = cause?.code;
+  if (code === "ECONNREFUSED") return "connection refused: offline, or nothing is listening there";
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return `host not found (${code}): offline, or a wrong endpoint`;
+  if (code !== undefined) return `${err.message}: ${code}${cause?.message ? ` ${cause.message}` : ""}`;
+  return cause?.message ? `${err.message}: ${cause.message}` : err.message;
 }

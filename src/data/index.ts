@@ -12,7 +12,9 @@ export {
   datasetAliases,
   requireDatasetLoader,
 } from "./registry.js";
-export { resolveDataDir, type DataDirChoice } from "./datadir.js";
+export { resolveDataDir, dataCacheDir, type DataDirChoice } from "./datadir.js";
+export { fetchBenchmarks, fetchableDatasets, type FetchOptions, type FetchedFile } from "./fetch.js";
+export { benchmarkFiles, type BenchmarkFile, type HubFile } from "./fetch-sources.js";
 export { summariseDataset, type DatasetSummary } from "./inspect.js";
 export {
   rowToProblem,
@@ -36,5 +38,5 @@ export {
 } from "./records.js";
 export { locateJsonError, malformedJsonError, parseJsonText, type JsonErrorLocation } from "./json-error.js";
 export { ProblemCollector } from "./collect.js";
-export { parseHfUrl, hfCacheDir, hfCachePath, resolveHfFile, isHfUrl, type HfRef } from "./hf.js";
+export { parseHfUrl, hfCacheDir, hfCachePath, hfEndpoint, hfResolveUrl, resolveHfFile, isHfUrl, type HfRef } from "./hf.js";
 export { builtinDatasets, mathTrainSubjects } from "./builtin.js";

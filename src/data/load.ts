@@ -76,7 +76,9 @@ export async function loadDataset(ref: string, opts: LoadDatasetOptions = {}): P
       for (const f of named.files ?? []) {
         const path = join(choice.dir, f);
         if (!existsSync(path)) {
-          throw new UserError(`${ref}: file not found: ${path} (data directory ${choice.dir}, from ${choice.from})`);
+          throw new UserError(
+            `${ref}: file not found: ${path} (data directory ${choice.dir}, from ${choice.from}); \`tokensqueeze data fetch ${name}\` downloads it`,
+          );
         }
       }
     }

@@ -1,4 +1,4 @@
-/** `tokensqueeze data inspect|list`: look at a dataset the way the stages will see it. */
+/** `tokensqueeze data inspect|list|fetch`: look at a dataset the way the stages will see it, or download the benchmarks. */
 import type { Command } from "commander";
 import { parseIntList, skipBadRowsOption, positiveInt } from "../options.js";
 import { UserError } from "../../util/errors.js";
@@ -20,7 +20,31 @@ interface InspectOptions {
 
 
 export function register(program: Command): void {
-  const data = program.command("data").description("inspect and list datasets");
+  const data = program.command("data").description("inspect, list and download datasets");
+
+  data
+    .command("fetch")
+    .description("download named benchmarks from the Hugging Face hub into the data cache, checking each file's sha256")
+    .argument("[names...]", "benchmarks to download (default: all that can be fetched)")
+    .option("--cache-dir <dir>", "folder to fill, laid out like a data directory (default: $TOKENSQUEEZE_DATA_CACHE, else ~/.cache/tokensqueeze/data)")
+    .option("--mirror <org/name[@rev]>", "take every file from this dataset repository, laid out like the data directory")
+    .option("--endpoint <url>", "the hub's base URL (default: $HF_ENDPOINT, else https://huggingface.co)")
+    .option("--json", "print JSON on stdout")
+    .action(async (names: string[], opts: { cacheDir?: string; mirror?: string; endpoint?: string; json?: boolean }) => {
+      const { dataCacheDir, fetchBenchmarks } = await import("../../data/index.js");
+      const env = opts.endpoint === undefined ? process.env : { ...process.env, HF_ENDPOINT: opts.endpoint };
+      const { resolve } = await import("node:path");
+      const cacheDir = opts.cacheDir === undefined ? dataCacheDir(env) : resolve(opts.cacheDir);
+      const files = await fetchBenchmarks(names, { cacheDir, mirror: opts.mirror, env, onMessage: (m) => process.stderr.write(`${m}\n`) });
+      if (opts.json) {
+        process.stdout.write(JSON.stringify({ cacheDir, files }, null, 2) + "\n");
+        return;
+      }
+      for (const f of files) process.stdout.write(`${f.status === "present" ? "present   " : "downloaded"} ${f.dataset.padEnd(12)} ${f.path}\n`);
+      process.stdout.write(`data cache: ${cacheDir}\n`);
+      // The loaders look in the default cache by themselves; any other folder has to be named to them.
+      if (cacheDir !== dataCacheDir(env)) process.stdout.write(`read it with --data-dir ${cacheDir} or TOKENSQUEEZE_DATA=${cacheDir}\n`);
+    });
 
   data
     .command("inspect")
