@@ -54,7 +54,7 @@ export function addRunFlags(cmd: Command): Command {
     .option("--served-model <name>", "model name the server serves (config engine.servedModelName; default: its first model)")
     .option("--concurrency <n>", "work items in flight at once, so the engine can batch (config engine.concurrency)")
     .option("--seed <n>", "run seed: every random choice derives from it (config seed)")
-    .option("--data-dir <dir>", "where named datasets are read from (default TOKENSQUEEZE_DATA or ../shared/data)");
+    .option("--data-dir <dir>", "where named datasets are read from (default TOKENSQUEEZE_DATA, else ../shared/data, else the `data fetch` cache)");
 }
 
 const SAMPLES_FLAG: Record<SamplingSection, { key: string; help: string }> = {

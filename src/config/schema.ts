@@ -238,7 +238,7 @@ export const RunConfigSchema = z.strictObject({
   engine: EngineSchema.prefault({}),
   /** Training problems for stage 1. */
   datasets: z.array(DatasetSpecSchema).min(1).default(() => [{ name: "math-train" }]),
-  /** Where named datasets are read from (else `--data-dir`, `TOKENSQUEEZE_DATA`, or `../shared/data`). */
+  /** Where named datasets are read from (else `--data-dir`, `TOKENSQUEEZE_DATA`, `../shared/data`, or the `data fetch` cache). */
   dataDir: z.string().min(1).optional(),
   sampling: SamplingSchema.prefault({}),
   selection: SelectionSchema.prefault({}),

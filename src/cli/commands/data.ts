@@ -50,7 +50,7 @@ export function register(program: Command): void {
     .command("inspect")
     .description("load a dataset (named, a JSONL/JSON/Parquet file, or hf://datasets/<org>/<name>/<file>) and summarise it")
     .argument("<dataset>", "a named dataset (see `data list`), a file path, or an hf:// URL")
-    .option("--data-dir <dir>", "where named datasets live (default: $TOKENSQUEEZE_DATA, else ../shared/data)")
+    .option("--data-dir <dir>", "where named datasets live (default: $TOKENSQUEEZE_DATA, else ../shared/data, else the `data fetch` cache)")
     .option("--question-field <name>", "field holding the question (default: question, else problem)")
     .option("--answer-field <name>", "field holding the reference answer (default: answer)")
     .option("--id-field <name>", "field holding the id (default: id, else unique_id, else the line number)")
@@ -106,7 +106,7 @@ export function register(program: Command): void {
   data
     .command("list")
     .description("list the named datasets and whether their files are in the data directory")
-    .option("--data-dir <dir>", "where named datasets live (default: $TOKENSQUEEZE_DATA, else ../shared/data)")
+    .option("--data-dir <dir>", "where named datasets live (default: $TOKENSQUEEZE_DATA, else ../shared/data, else the `data fetch` cache)")
     .option("--json", "print JSON on stdout")
     .action(async (opts: { dataDir?: string; json?: boolean }) => {
       const { datasetAliases, datasetNames, getDatasetLoader, resolveDataDir } = await import("../../data/index.js");
