@@ -215,7 +215,7 @@ function isolatedCwd(): string {
 }
 
 describe("named datasets: data directory and registry", () => {
-  it("the data directory comes from --data-dir, then TOKENSQUEEZE_DATA, then ../shared/data", () => {
+  it("the data directory comes from --data-dir, then TOKENSQUEEZE_DATA, then ../shared/data, then the data fetch cache", () => {
     const cwd = isolatedCwd();
     const beside = join(cwd, "..", "..", "beside");
     mkdirSync(join(beside, "shared", "data"), { recursive: true });
@@ -226,13 +226,18 @@ describe("named datasets: data directory and registry", () => {
     });
     expect(resolveDataDir(sharedData, {}, cwd).from).toBe("--data-dir");
     expect(resolveDataDir(undefined, { TOKENSQUEEZE_DATA: sharedData }, cwd)).toEqual({ dir: sharedData, from: "TOKENSQUEEZE_DATA" });
-    expect(() => resolveDataDir(undefined, {}, cwd)).toThrow(/no data directory: pass --data-dir DIR or set TOKENSQUEEZE_DATA \(looked for \.\.\/shared\/data/);
+    // Last, the `data fetch` cache, when it exists (named here, so a developer's own ~/.cache does not count).
+    const noCache = { TOKENSQUEEZE_DATA_CACHE: join(cwd, "no-cache") };
+    expect(() => resolveDataDir(undefined, noCache, cwd)).toThrow(/no data directory: pass --data-dir DIR or set TOKENSQUEEZE_DATA \(looked for \.\.\/shared\/data.*`tokensqueeze data fetch` \(into .*no-cache\)/);
+    mkdirSync(join(cwd, "cache"));
+    expect(resolveDataDir(undefined, { TOKENSQUEEZE_DATA_CACHE: join(cwd, "cache") }, cwd)).toEqual({ dir: join(cwd, "cache"), from: "the `tokensqueeze data fetch` cache" });
+    expect(resolveDataDir(undefined, { TOKENSQUEEZE_DATA_CACHE: join(cwd, "cache") }, join(beside, "repo")).dir).toBe(join(beside, "shared", "data"));
     expect(() => resolveDataDir(join(cwd, "nope"), {}, cwd)).toThrow(/data directory not found: .*nope \(from --data-dir\)/);
   });
 
   it("a missing data directory or file is a clear CLI error (exit 2) saying where it looked", () => {
     const cwd = isolatedCwd();
-    const env = { TOKENSQUEEZE_DATA: "" };
+    const env = { TOKENSQUEEZE_DATA: "", TOKENSQUEEZE_DATA_CACHE: join(cwd, "no-cache") };
     const r = runCli(["data", "inspect", "math500", "--json"], { cwd, env });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/no data directory/);
