@@ -1,11 +1,22 @@
 /**
- * The Llama-family model configuration as stored in an HF `config.json`. We read the fields the forward pass
- * needs, check each one with an error that names the file and field, and write a config that both
- * transformers 4.x (`rope_theta`) and 5.x (`rope_parameters`) load as the same model.
+ * The Llama-family model configuration as stored in an HF `config.json`: Llama, Qwen2 and Qwen3, which differ
+ * only in the attention block (Qwen2: biases on q/k/v; Qwen3: RMSNorm on every q and k head). We read the
+ * fields the forward pass needs, check each one with an error that names the file and field (a field that would
+ * change the model in a way the engine does not run is refused, never ignored), and write a config that both
+ * transformers 4.x (`rope_theta`, `rope_scaling`) and 5.x (`rope_parameters`) load as the same model.
  */
 import { InputError } from "../util/errors.js";
+import type { RopeScaling } from "./rope.js";
+
+/** HF `model_type`s the embedded engine runs. */
+export const ARCHITECTURES = ["llama", "qwen2", "qwen3"] as const;
+export type Architecture = (typeof ARCHITECTURES)[number];
+
+const HF_CLASS: Record<Architecture, string> = { llama: "LlamaForCausalLM", qwen2: "Qwen2ForCausalLM", qwen3: "Qwen3ForCausalLM" };
 
 export interface LlamaConfig {
+  /** HF model_type. */
+  architecture: Architecture;
   vocabSize: number;
   hiddenSize: number;
   numHiddenLayers: number;
@@ -16,6 +27,14 @@ export interface LlamaConfig {
   intermediateSize: number;
   rmsNormEps: number;
   ropeTheta: number;
+  /** Rotary scaling (HF rope_type other than "default"); null for none. */
+  ropeScaling: RopeScaling | null;
+  /** Biases on the q, k and v projections: always in Qwen2, with attention_bias in Llama and Qwen3. */
+  qkvBias: boolean;
+  /** A bias on the output projection: with attention_bias in Llama and Qwen3, never in Qwen2. */
+  oBias: boolean;
+  /** RMSNorm over each q and k head (weights of size head_dim) before rotary positions: Qwen3. */
+  qkNorm: boolean;
   maxPositionEmbeddings: number;
   tieWordEmbeddings: boolean;
   bosTokenId: number | null;
@@ -24,12 +43,18 @@ export interface LlamaConfig {
   padTokenId: number | null;
 }
 
-/** Fields a caller gives to build a config; the rest take HF Llama defaults. */
+/** Fields a caller gives to build a config; the rest take HF defaults (of `architecture`, default "llama"). */
 export type LlamaConfigInit = Pick<LlamaConfig, "vocabSize" | "hiddenSize" | "numHiddenLayers" | "numAttentionHeads" | "intermediateSize"> &
   Partial<LlamaConfig>;
 
 export function makeConfig(init: LlamaConfigInit): LlamaConfig {
+  const architecture = init.architecture ?? "llama";
   const cfg: LlamaConfig = {
+    architecture,
+    ropeScaling: null,
+    qkvBias: architecture === "qwen2",
+    oBias: false,
+    qkNorm: architecture === "qwen3",
     numKeyValueHeads: init.numAttentionHeads,
     headDim: Math.floor(init.hiddenSize / init.numAttentionHeads),
     rmsNormEps: 1e-6,
@@ -66,6 +91,19 @@ export function validateConfig(cfg: LlamaConfig, file: string): void {
   if (cfg.headDim % 2 !== 0) bad("head_dim", `rotary positions need an even head_dim, got ${cfg.headDim}`);
   if (!(cfg.rmsNormEps > 0)) bad("rms_norm_eps", `must be > 0, got ${cfg.rmsNormEps}`);
   if (!(cfg.ropeTheta > 0)) bad("rope_theta", `must be > 0, got ${cfg.ropeTheta}`);
+  if (!ARCHITECTURES.includes(cfg.architecture)) bad("model_type", `the embedded engine runs ${ARCHITECTURES.join(", ")}, got ${JSON.stringify(cfg.architecture)}`);
+  // Each architecture fixes its attention layout; a config.json must be able to say what the weights hold.
+  if (cfg.architecture === "qwen2" && !(cfg.qkvBias && !cfg.oBias)) bad("attention_bias", "Qwen2 has biases on q, k and v and none on o_proj");
+  if (cfg.architecture !== "qwen2" && cfg.qkvBias !== cfg.oBias) bad("attention_bias", `${cfg.architecture} has biases on all of q, k, v and o_proj or on none`);
+  if (cfg.qkNorm !== (cfg.architecture === "qwen3")) bad("model_type", "per-head q/k norms are part of Qwen3 and of no other architecture");
+  const rs = cfg.ropeScaling;
+  if (rs !== null) {
+    const field = "rope_parameters";
+    if (!(rs.factor > 0)) bad(`${field}.factor`, `must be > 0, got ${rs.factor}`);
+    if (!(rs.lowFreqFactor > 0)) bad(`${field}.low_freq_factor`, `must be > 0, got ${rs.lowFreqFactor}`);
+    if (!(rs.highFreqFactor > rs.lowFreqFactor)) bad(`${field}.high_freq_factor`, `must exceed low_freq_factor ${rs.lowFreqFactor}, got ${rs.highFreqFactor}`);
+    if (!(rs.originalMaxPositionEmbeddings > 0)) bad(`${field}.original_max_position_embeddings`, `must be > 0, got ${rs.originalMaxPositionEmbeddings}`);
+  }
   for (const id of cfg.eosTokenIds) {
     if (!Number.isInteger(id) || id < 0 || id >= cfg.vocabSize) bad("eos_token_id", `${id} is not a token id below vocab_size ${cfg.vocabSize}`);
   }
@@ -97,32 +135,47 @@ export function parseConfigJson(raw: unknown, file: string): LlamaConfig {
     return v;
   };
 
-  const modelType = o.model_type;
-  if (modelType !== undefined && modelType !== "llama") {
-    bad("model_type", `only "llama" models are supported by the embedded engine, got ${JSON.stringify(modelType)}`);
+  const modelType = o.model_type ?? "llama";
+  if (typeof modelType !== "string" || !(ARCHITECTURES as readonly string[]).includes(modelType)) {
+    return bad("model_type", `the embedded engine runs ${ARCHITECTURES.map((a) => JSON.stringify(a)).join(", ")} models, got ${JSON.stringify(modelType)}`);
   }
+  const architecture = modelType as Architecture;
   const act = o.hidden_act ?? "silu";
   if (act !== "silu") bad("hidden_act", `only "silu" (SwiGLU) is supported, got ${JSON.stringify(act)}`);
-  for (const f of ["attention_bias", "mlp_bias"]) {
-    if (o[f] === true) bad(f, "biases are not supported by the embedded engine");
-  }
+  if (o.mlp_bias === true) bad("mlp_bias", "biases in the MLP are not supported by the embedded engine");
+  // Qwen2's attention always has q/k/v biases (transformers ignores attention_bias there); Llama and Qwen3 put
+  // biases on q, k, v and o_proj when attention_bias is true.
+  const attentionBias = o.attention_bias ?? false;
+  if (typeof attentionBias !== "boolean") bad("attention_bias", "expected true or false");
   if (o.pretraining_tp !== undefined && o.pretraining_tp !== null && o.pretraining_tp !== 1) bad("pretraining_tp", "only 1 is supported");
-
-  // Rotary: transformers 5 writes rope_parameters {rope_theta, rope_type}; 4.x writes rope_theta (+ rope_scaling).
-  let ropeTheta = 10000;
-  const rp = o.rope_parameters;
-  if (rp !== undefined && rp !== null) {
-    if (typeof rp !== "object" || Array.isArray(rp)) return bad("rope_parameters", "expected an object");
-    const r = rp as Record<string, unknown>;
-    if (r.rope_type !== undefined && r.rope_type !== "default") bad("rope_parameters.rope_type", `only "default" is supported, got ${JSON.stringify(r.rope_type)}`);
-    if (r.rope_theta !== undefined) {
-      if (typeof r.rope_theta !== "number") bad("rope_parameters.rope_theta", "expected a number");
-      ropeTheta = r.rope_theta as number;
-    }
-  } else if (o.rope_theta !== undefined) {
-    ropeTheta = num("rope_theta");
+  // Sliding-window attention (Qwen) is off unless use_sliding_window; `sliding_window` alone is then unused.
+  if (o.use_sliding_window === true) bad("use_sliding_window", "sliding-window attention is not supported by the embedded engine");
+  if (o.layer_types !== undefined && o.layer_types !== null) {
+    if (!Array.isArray(o.layer_types)) bad("layer_types", "expected a list");
+    (o.layer_types as unknown[]).forEach((t, i) => {
+      if (t !== "full_attention") bad(`layer_types[${i}]`, `only "full_attention" layers are supported, got ${JSON.stringify(t)}`);
+    });
   }
-  if (o.rope_scaling !== undefined && o.rope_scaling !== null) bad("rope_scaling", "rotary scaling is not supported by the embedded engine");
+  if (o.use_mrope === true) bad("use_mrope", "multimodal rotary positions are not supported by the embedded engine");
+  if (o.partial_rotary_factor !== undefined && o.partial_rotary_factor !== null && o.partial_rotary_factor !== 1) bad("partial_rotary_factor", "only 1 (rotary positions on the whole head) is supported");
+
+  // Rotary: transformers 5 writes rope_parameters {rope_theta, rope_type, …scaling}; 4.x writes rope_theta and
+  // rope_scaling {rope_type or type, …}. When both are present they must agree.
+  let ropeTheta = 10000;
+  let ropeScaling: RopeScaling | null = null;
+  const rp = o.rope_parameters;
+  const rsRaw = o.rope_scaling;
+  if (rp !== undefined && rp !== null) {
+    const parsed = parseRope(rp, "rope_parameters", file);
+    if (parsed.theta !== undefined) ropeTheta = parsed.theta;
+    ropeScaling = parsed.scaling;
+    if (rsRaw !== undefined && rsRaw !== null && JSON.stringify(parseRope(rsRaw, "rope_scaling", file).scaling) !== JSON.stringify(ropeScaling)) {
+      bad("rope_scaling", "disagrees with rope_parameters");
+    }
+  } else {
+    if (o.rope_theta !== undefined) ropeTheta = num("rope_theta");
+    if (rsRaw !== undefined && rsRaw !== null) ropeScaling = parseRope(rsRaw, "rope_scaling", file).scaling;
+  }
 
   let eos: number[] = [];
   const e = o.eos_token_id;
@@ -135,17 +188,25 @@ export function parseConfigJson(raw: unknown, file: string): LlamaConfig {
   const heads = num("num_attention_heads");
   const tie = o.tie_word_embeddings ?? false;
   if (typeof tie !== "boolean") bad("tie_word_embeddings", "expected true or false");
+  const isQwen = architecture !== "llama";
   const cfg: LlamaConfig = {
+    architecture,
     vocabSize: num("vocab_size"),
     hiddenSize,
     numHiddenLayers: num("num_hidden_layers"),
     numAttentionHeads: heads,
-    numKeyValueHeads: num("num_key_value_heads", heads),
-    headDim: num("head_dim", Math.floor(hiddenSize / heads)),
+    // transformers' Qwen configs default these to Qwen's own sizes (32 KV heads, head_dim 128 for Qwen3), not to
+    // values derived from the other fields: a config that leaves them out is refused rather than guessed.
+    numKeyValueHeads: num("num_key_value_heads", isQwen ? undefined : heads),
+    headDim: num("head_dim", architecture === "qwen3" ? undefined : Math.floor(hiddenSize / heads)),
     intermediateSize: num("intermediate_size"),
     rmsNormEps: num("rms_norm_eps", 1e-6),
     ropeTheta,
-    maxPositionEmbeddings: num("max_position_embeddings", 2048),
+    ropeScaling,
+    qkvBias: architecture === "qwen2" || attentionBias === true,
+    oBias: architecture !== "qwen2" && attentionBias === true,
+    qkNorm: architecture === "qwen3",
+    maxPositionEmbeddings: num("max_position_embeddings", isQwen ? 32768 : 2048),
     tieWordEmbeddings: tie as boolean,
     bosTokenId: optId("bos_token_id"),
     eosTokenIds: eos,
@@ -157,10 +218,24 @@ export function parseConfigJson(raw: unknown, file: string): LlamaConfig {
 
 /** The `config.json` object for this config, loadable by transformers 4.x and 5.x. */
 export function configToJson(cfg: LlamaConfig): Record<string, unknown> {
+  const rs = cfg.ropeScaling;
+  const scaling =
+    rs === null
+      ? null
+      : { rope_type: rs.type, factor: rs.factor, low_freq_factor: rs.lowFreqFactor, high_freq_factor: rs.highFreqFactor, original_max_position_embeddings: rs.originalMaxPositionEmbeddings };
+  const perArchitecture: Record<string, unknown> =
+    cfg.architecture === "llama"
+      ? { attention_bias: cfg.qkvBias, mlp_bias: false, pretraining_tp: 1 }
+      : {
+          ...(cfg.architecture === "qwen3" ? { attention_bias: cfg.qkvBias } : {}),
+          use_sliding_window: false,
+          sliding_window: null,
+          max_window_layers: cfg.numHiddenLayers,
+        };
   return {
-    architectures: ["LlamaForCausalLM"],
-    model_type: "llama",
-    attention_bias: false,
+    architectures: [HF_CLASS[cfg.architecture]],
+    model_type: cfg.architecture,
+    ...perArchitecture,
     attention_dropout: 0.0,
     bos_token_id: cfg.bosTokenId,
     eos_token_id: cfg.eosTokenIds.length === 1 ? cfg.eosTokenIds[0] : cfg.eosTokenIds.length === 0 ? null : cfg.eosTokenIds,
@@ -171,19 +246,50 @@ export function configToJson(cfg: LlamaConfig): Record<string, unknown> {
     initializer_range: 0.02,
     intermediate_size: cfg.intermediateSize,
     max_position_embeddings: cfg.maxPositionEmbeddings,
-    mlp_bias: false,
     num_attention_heads: cfg.numAttentionHeads,
     num_hidden_layers: cfg.numHiddenLayers,
     num_key_value_heads: cfg.numKeyValueHeads,
-    pretraining_tp: 1,
     rms_norm_eps: cfg.rmsNormEps,
     rope_theta: cfg.ropeTheta,
-    rope_parameters: { rope_theta: cfg.ropeTheta, rope_type: "default" },
-    rope_scaling: null,
+    rope_parameters: { rope_theta: cfg.ropeTheta, ...(scaling ?? { rope_type: "default" }) },
+    rope_scaling: scaling,
     tie_word_embeddings: cfg.tieWordEmbeddings,
     torch_dtype: "float32",
     use_cache: true,
     vocab_size: cfg.vocabSize,
+  };
+}
+
+/** The keys a rotary object may hold, per rope type (anything else would change the model and is refused). */
+const ROPE_KEYS: Record<string, readonly string[]> = {
+  default: ["rope_type", "type", "rope_theta", "partial_rotary_factor"],
+  llama3: ["rope_type", "type", "rope_theta", "partial_rotary_factor", "factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"],
+};
+
+/** A rope_parameters (5.x) or rope_scaling (4.x) object: its theta (if given) and scaling. */
+function parseRope(raw: unknown, field: string, file: string): { theta?: number; scaling: RopeScaling | null } {
+  const bad = (f: string, detail: string): never => {
+    throw new InputError({ file, field: f }, detail);
+  };
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return bad(field, "expected an object");
+  const r = raw as Record<string, unknown>;
+  const typeField = r.rope_type !== undefined ? "rope_type" : "type";
+  const type = r[typeField] ?? "default";
+  if (typeof type !== "string" || ROPE_KEYS[type] === undefined) {
+    return bad(`${field}.${typeField}`, `the embedded engine runs rotary types "default" and "llama3", got ${JSON.stringify(type)}`);
+  }
+  for (const k of Object.keys(r)) if (!ROPE_KEYS[type].includes(k)) bad(`${field}.${k}`, `not supported with rope_type ${JSON.stringify(type)}`);
+  const n = (k: string): number => {
+    const v = r[k];
+    if (typeof v !== "number" || !Number.isFinite(v)) return bad(`${field}.${k}`, v === undefined ? "missing" : `expected a number, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  if (r.partial_rotary_factor !== undefined && r.partial_rotary_factor !== 1) bad(`${field}.partial_rotary_factor`, "only 1 (rotary positions on the whole head) is supported");
+  const theta = r.rope_theta !== undefined ? n("rope_theta") : undefined;
+  if (type === "default") return { theta, scaling: null };
+  return {
+    theta,
+    scaling: { type: "llama3", factor: n("factor"), lowFreqFactor: n("low_freq_factor"), highFreqFactor: n("high_freq_factor"), originalMaxPositionEmbeddings: n("original_max_position_embeddings") },
   };
 }
 
@@ -192,6 +298,7 @@ export function parameterCount(cfg: LlamaConfig): number {
   const d = cfg.hiddenSize;
   const qDim = cfg.numAttentionHeads * cfg.headDim;
   const kvDim = cfg.numKeyValueHeads * cfg.headDim;
-  const perLayer = 2 * d + d * qDim + 2 * d * kvDim + qDim * d + 3 * d * cfg.intermediateSize;
+  const biases = (cfg.qkvBias ? qDim + 2 * kvDim : 0) + (cfg.oBias ? d : 0);
+  const perLayer = 2 * d + d * qDim + 2 * d * kvDim + qDim * d + 3 * d * cfg.intermediateSize + biases + (cfg.qkNorm ? 2 * cfg.headDim : 0);
   return cfg.vocabSize * d * (cfg.tieWordEmbeddings ? 1 : 2) + cfg.numHiddenLayers * perLayer + d;
 }

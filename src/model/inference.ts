@@ -147,6 +147,12 @@ interface LayerParams {
   /** [d, 2·I]: gate and up side by side. */
   gateUp: tf.Tensor2D;
   down: tf.Tensor2D;
+  /** Float offsets in the arena of the optional attention parts (−1 where the architecture has none): the q|k|v
+   * bias [qDim + 2·kvDim] and o_proj bias [d] (Qwen2, attention_bias), the q and k head norms [headDim] (Qwen3). */
+  qkvBias: number;
+  oBias: number;
+  qNorm: number;
+  kNorm: number;
 }
 
 export class InferenceModel {
@@ -185,9 +191,19 @@ export class InferenceModel {
     this.embed = get("model.embed_tokens.weight");
     this.finalNorm = get("model.norm.weight");
     this.layers = [];
+    const toArena = (w: Float32Array): number => {
+      const off = this.arena.alloc(w.length);
+      this.arena.f32.set(w, off);
+      return off;
+    };
     for (let l = 0; l < config.numHiddenLayers; l++) {
       const p = `model.layers.${l}.`;
+      const attn = p + "self_attn.";
       this.layers.push({
+        qkvBias: config.qkvBias ? toArena(concatColumns([get(attn + "q_proj.bias"), get(attn + "k_proj.bias"), get(attn + "v_proj.bias")], 1, [this.qDim, this.kvDim, this.kvDim])) : -1,
+        oBias: config.oBias ? toArena(get(attn + "o_proj.bias")) : -1,
+        qNorm: config.qkNorm ? toArena(get(attn + "q_norm.weight")) : -1,
+        kNorm: config.qkNorm ? toArena(get(attn + "k_norm.weight")) : -1,
         inputNorm: get(p + "input_layernorm.weight"),
         postNorm: get(p + "post_attention_layernorm.weight"),
         qkv: tf.tensor2d(concatColumns([get(p + "self_attn.q_proj.weight"), get(p + "self_attn.k_proj.weight"), get(p + "self_attn.v_proj.weight")], d, [this.qDim, this.kvDim, this.kvDim]), [d, this.qDim + 2 * this.kvDim]),
@@ -205,7 +221,7 @@ export class InferenceModel {
     } else {
       this.head = tf.tensor2d(get("lm_head.weight"), [d, config.vocabSize]);
     }
-    this.rope = ropeTables(config.headDim, config.ropeTheta, Math.min(config.maxPositionEmbeddings, 4096));
+    this.rope = ropeTables(config.headDim, config.ropeTheta, Math.min(config.maxPositionEmbeddings, 4096), config.ropeScaling);
     // The kernels process rows in 4-float chunks.
     this.useKernels = config.headDim % 4 === 0 && d % 4 === 0 && I % 4 === 0 && simdAvailable();
     for (const w of [...this.layers.flatMap((L) => [L.inputNorm, L.postNorm]), this.finalNorm]) {
@@ -299,7 +315,7 @@ export class InferenceModel {
         });
       });
     }
-    if (maxPos >= this.rope.positions) this.rope = ropeTables(cfg.headDim, cfg.ropeTheta, maxPos + 1);
+    if (maxPos >= this.rope.positions) this.rope = ropeTables(cfg.headDim, cfg.ropeTheta, maxPos + 1, cfg.ropeScaling);
     const scratch = A.ensureScratch(maxPos + 8);
     // Row positions (i32) and the rotary tables in the arena, for the rope kernel.
     const useRopeKernel = this.useKernels && cfg.headDim % 8 === 0;
@@ -322,6 +338,9 @@ export class InferenceModel {
         const L = this.layers[l];
         this.rmsNorm(bx, L.inputNorm, this.normOffsets[2 * l], bh, N);
         matmulInto(f32, bh, N, L.qkv, bqkv);
+        // Skipped entirely for Llama: the plain path pays one comparison per layer.
+        if (L.qkvBias >= 0) this.addBias(bqkv, L.qkvBias, N, width);
+        if (L.qNorm >= 0) this.headNorms(bqkv, L, N);
         if (useRopeKernel) {
           const ra = this.ropeArena!;
           A.kernels.rope(bqkv * 4, N, width * 4, cfg.numAttentionHeads + cfg.numKeyValueHeads, cfg.headDim * 4, ra.cos * 4, ra.sin * 4, bpos * 4);
@@ -329,6 +348,7 @@ export class InferenceModel {
         } else this.ropeAndStore(f32, bqkv, N, rowSeq, rowPos, inputs, l);
         this.attention(f32, bqkv, N, rowSeq, rowPos, inputs, l, battn, scratch);
         matmulInto(f32, battn, N, L.o, bt);
+        if (L.oBias >= 0) this.addBias(bt, L.oBias, N, d);
         this.addTo(bx, bt, N * d);
         this.rmsNorm(bx, L.postNorm, this.normOffsets[2 * l + 1], bh, N);
         matmulInto(f32, bh, N, L.gateUp, bgu);
@@ -413,6 +433,48 @@ export class InferenceModel {
       const inv = 1 / Math.sqrt(ss / d + eps);
       const o = out + r * d;
       for (let j = 0; j < d; j++) f[o + j] = f[b + j] * inv * weight[j];
+    }
+  }
+
+  /** Each of `rows` rows of `width` floats at x += the bias at b (float offsets in the arena). */
+  private addBias(x: number, b: number, rows: number, width: number): void {
+    if (this.useKernels) {
+      const addTo = this.arena.kernels.addTo;
+      for (let r = 0; r < rows; r++) addTo((x + r * width) * 4, b * 4, width * 4);
+      return;
+    }
+    const f = this.arena.f32;
+    for (let r = 0; r < rows; r++) {
+      const o = x + r * width;
+      for (let j = 0; j < width; j++) f[o + j] += f[b + j];
+    }
+  }
+
+  /** Qwen3: RMSNorm over every q head (q_norm) and k head (k_norm) of each q|k|v row, in place, before rotary positions. */
+  private headNorms(qkv: number, L: LayerParams, rows: number): void {
+    const { headDim: hd, numAttentionHeads: H, numKeyValueHeads: kvH, rmsNormEps: eps } = this.config;
+    const width = this.qDim + 2 * this.kvDim;
+    if (this.useKernels) {
+      const norm = this.arena.kernels.rmsNorm;
+      for (let r = 0; r < rows; r++) {
+        const q = (qkv + r * width) * 4;
+        const k = q + this.qDim * 4;
+        norm(q, L.qNorm * 4, q, H, hd * 4, hd, eps);
+        norm(k, L.kNorm * 4, k, kvH, hd * 4, hd, eps);
+      }
+      return;
+    }
+    const f = this.arena.f32;
+    for (let r = 0; r < rows; r++) {
+      // q heads then k heads lie back to back at the start of the row.
+      for (let h = 0; h < H + kvH; h++) {
+        const o = qkv + r * width + h * hd;
+        const w = h < H ? L.qNorm : L.kNorm;
+        let ss = 0;
+        for (let j = 0; j < hd; j++) ss += f[o + j] * f[o + j];
+        const inv = 1 / Math.sqrt(ss / hd + eps);
+        for (let j = 0; j < hd; j++) f[o + j] = f[o + j] * inv * f[w + j];
+      }
     }
   }
 

@@ -1,5 +1,5 @@
 /**
- * The Llama model's parameters as tfjs variables (what the trainer's AdamW updates and checkpoints save) and a
+ * The Llama-family model's (Llama, Qwen2, Qwen3) parameters as tfjs variables (what the trainer's AdamW updates and checkpoints save) and a
  * differentiable full forward pass on TensorFlow.js. That forward is the reference the faster paths are tested
  * against: inference (generation, scoring) runs the KV-cache path in ./inference.ts and training the hand-written
  * forward/backward in ../train/llama-grad.ts, both checked against it (and it against transformers) in the tests.
@@ -132,7 +132,7 @@ export class LlamaModel {
     const hd = cfg.headDim;
     const V = cfg.vocabSize;
     return tf.tidy(() => {
-      const rope = ropeTables(hd, cfg.ropeTheta, T);
+      const rope = ropeTables(hd, cfg.ropeTheta, T, cfg.ropeScaling);
       const cos = tf.tensor2d(rope.cos.subarray(0, T * hd), [T, hd]);
       const sin = tf.tensor2d(rope.sin.subarray(0, T * hd), [T, hd]);
       const maskBias = tf.tensor(buildMaskBias(batch), [B, 1, 1, T, T]);
@@ -142,9 +142,17 @@ export class LlamaModel {
       for (let l = 0; l < cfg.numHiddenLayers; l++) {
         const p = `model.layers.${l}.`;
         const h = rmsNorm(x, this.param(p + "input_layernorm.weight"), cfg.rmsNormEps);
-        const q = applyRope(tf.matMul(h, this.param(p + "self_attn.q_proj.weight") as tf.Tensor2D).reshape([B, T, H, hd]).transpose([0, 2, 1, 3]), cos, sin);
-        const k = applyRope(tf.matMul(h, this.param(p + "self_attn.k_proj.weight") as tf.Tensor2D).reshape([B, T, kvH, hd]).transpose([0, 2, 1, 3]), cos, sin);
-        const v = tf.matMul(h, this.param(p + "self_attn.v_proj.weight") as tf.Tensor2D).reshape([B, T, kvH, hd]).transpose([0, 2, 1, 3]);
+        // Projection (+ bias: Qwen2, attention_bias) as [B, T, heads, hd], then Qwen3's per-head norm.
+        const project = (name: "q" | "k" | "v", heads: number): tf.Tensor => {
+          let y: tf.Tensor = tf.matMul(h, this.param(`${p}self_attn.${name}_proj.weight`) as tf.Tensor2D);
+          if (cfg.qkvBias) y = tf.add(y, this.param(`${p}self_attn.${name}_proj.bias`));
+          y = y.reshape([B, T, heads, hd]);
+          if (cfg.qkNorm && name !== "v") y = rmsNorm(y, this.param(`${p}self_attn.${name}_norm.weight`), cfg.rmsNormEps);
+          return y.transpose([0, 2, 1, 3]);
+        };
+        const q = applyRope(project("q", H), cos, sin);
+        const k = applyRope(project("k", kvH), cos, sin);
+        const v = project("v", kvH);
         // Grouped-query attention without copying K/V: query heads kv·rep … kv·rep+rep−1 share kv head `kv`
         // (HF repeat_kv order), so [B, H, T, hd] regroups to [B·kvH, rep·T, hd] against [B·kvH, T, hd].
         const qg = q.reshape([B * kvH, rep * T, hd]);
@@ -153,7 +161,9 @@ export class LlamaModel {
         const scores = tf.matMul(qg, kT).mul(scale).reshape([B, kvH, rep, T, T]).add(maskBias);
         const probs = tf.softmax(scores.reshape([B * kvH * rep * T, T])).reshape([B * kvH, rep * T, T]);
         const attn = tf.matMul(probs, vg).reshape([B, H, T, hd]).transpose([0, 2, 1, 3]).reshape([B * T, H * hd]);
-        x = tf.add(x, tf.matMul(attn as tf.Tensor2D, this.param(p + "self_attn.o_proj.weight") as tf.Tensor2D));
+        let attnOut: tf.Tensor = tf.matMul(attn as tf.Tensor2D, this.param(p + "self_attn.o_proj.weight") as tf.Tensor2D);
+        if (cfg.oBias) attnOut = tf.add(attnOut, this.param(p + "self_attn.o_proj.bias"));
+        x = tf.add(x, attnOut);
         const h2 = rmsNorm(x, this.param(p + "post_attention_layernorm.weight"), cfg.rmsNormEps);
         const gate = tf.matMul(h2, this.param(p + "mlp.gate_proj.weight") as tf.Tensor2D);
         const up = tf.matMul(h2, this.param(p + "mlp.up_proj.weight") as tf.Tensor2D);
@@ -210,9 +220,10 @@ function buildMaskBias(batch: PaddedBatch): Float32Array {
   return bias;
 }
 
-function rmsNorm(x: tf.Tensor2D, weight: tf.Tensor, eps: number): tf.Tensor2D {
+/** RMSNorm over the last axis (of any rank). */
+function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor, eps: number): T {
   const variance = tf.mean(tf.square(x), -1, true);
-  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, eps))), weight) as tf.Tensor2D;
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, eps))), weight) as T;
 }
 
 /** q·cos + rotate_half(q)·sin over the last axis of [B, heads, T, hd]; cos/sin are [T, hd]. */

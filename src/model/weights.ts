@@ -18,10 +18,10 @@ export interface ParamSpec {
   shape: number[];
   /** True when the HF tensor is the transpose of ours (linear layers). */
   transposed: boolean;
-  kind: "embedding" | "norm" | "linear";
+  kind: "embedding" | "norm" | "linear" | "bias";
 }
 
-/** Every parameter in the fixed order used by `LlamaModel.variables`. */
+/** Every parameter in the fixed order used by `LlamaModel.variables` (a Llama config's list is unchanged by Qwen support). */
 export function parameterSpecs(cfg: LlamaConfig): ParamSpec[] {
   const d = cfg.hiddenSize;
   const qDim = cfg.numAttentionHeads * cfg.headDim;
@@ -36,6 +36,23 @@ export function parameterSpecs(cfg: LlamaConfig): ParamSpec[] {
       { name: p + "self_attn.k_proj.weight", shape: [d, kvDim], transposed: true, kind: "linear" },
       { name: p + "self_attn.v_proj.weight", shape: [d, kvDim], transposed: true, kind: "linear" },
       { name: p + "self_attn.o_proj.weight", shape: [qDim, d], transposed: true, kind: "linear" },
+    );
+    // Qwen2 (and attention_bias) biases, Qwen3's per-head q/k norms: present only in configs that have them.
+    if (cfg.qkvBias) {
+      specs.push(
+        { name: p + "self_attn.q_proj.bias", shape: [qDim], transposed: false, kind: "bias" },
+        { name: p + "self_attn.k_proj.bias", shape: [kvDim], transposed: false, kind: "bias" },
+        { name: p + "self_attn.v_proj.bias", shape: [kvDim], transposed: false, kind: "bias" },
+      );
+    }
+    if (cfg.oBias) specs.push({ name: p + "self_attn.o_proj.bias", shape: [d], transposed: false, kind: "bias" });
+    if (cfg.qkNorm) {
+      specs.push(
+        { name: p + "self_attn.q_norm.weight", shape: [cfg.headDim], transposed: false, kind: "norm" },
+        { name: p + "self_attn.k_norm.weight", shape: [cfg.headDim], transposed: false, kind: "norm" },
+      );
+    }
+    specs.push(
       { name: p + "post_attention_layernorm.weight", shape: [d], transposed: false, kind: "norm" },
       { name: p + "mlp.gate_proj.weight", shape: [d, I], transposed: true, kind: "linear" },
       { name: p + "mlp.up_proj.weight", shape: [d, I], transposed: true, kind: "linear" },

@@ -20,6 +20,7 @@
  * Every step runs the same operations in the same order for the same input, so results are reproducible.
  */
 import type { LlamaConfig } from "../model/config.js";
+import { UserError } from "../util/errors.js";
 import { concatColumns, matmulInto, tensorValues } from "../model/inference.js";
 import { KernelArena, simdAvailable } from "../model/kernels.js";
 import { ropeTables } from "../model/rope.js";
@@ -77,6 +78,20 @@ interface Saved {
   weights: readonly Float32Array[];
 }
 
+/**
+ * The hand-written passes know the plain Llama block only: a Qwen2 or Qwen3 model (or a Llama with
+ * attention_bias) would train as a different model with its biases and head norms silently left out, so it is
+ * refused. (Rotary scaling only changes the shared rotary tables, which this trainer reads like inference.)
+ */
+export function assertTrainable(config: LlamaConfig): void {
+  if (config.architecture !== "llama") {
+    throw new UserError(
+      `the embedded trainer trains Llama models only; this model's config.json has model_type "${config.architecture}" (${config.architecture === "qwen2" ? "q/k/v biases" : "per-head q/k norms"}, which it does not train). The embedded engine can still run it for generation and scoring.`,
+    );
+  }
+  if (config.qkvBias || config.oBias) throw new UserError(`the embedded trainer does not train attention biases: this model's config.json has attention_bias true`);
+}
+
 export class LlamaGrad {
   readonly config: LlamaConfig;
   private readonly arena: KernelArena;
@@ -89,6 +104,7 @@ export class LlamaGrad {
   private saved: Saved | null = null;
 
   constructor(config: LlamaConfig) {
+    assertTrainable(config);
     const { headDim, hiddenSize, intermediateSize, numAttentionHeads, numKeyValueHeads } = config;
     // The kernels work in 4-float chunks and the rotary kernel in half-heads of them.
     if (headDim % 8 !== 0 || hiddenSize % 4 !== 0 || intermediateSize % 4 !== 0 || numAttentionHeads % numKeyValueHeads !== 0) {
@@ -460,7 +476,7 @@ export class LlamaGrad {
 
   private ensureRope(positions: number): void {
     if (this.rope !== null && this.rope.positions >= positions) return;
-    const t = ropeTables(this.config.headDim, this.config.ropeTheta, Math.max(positions, 1));
+    const t = ropeTables(this.config.headDim, this.config.ropeTheta, Math.max(positions, 1), this.config.ropeScaling);
     const A = this.arena;
     const n = t.cos.length;
     const cos = A.alloc(n);

@@ -21,6 +21,10 @@ const variants = [
   // The attention kernels are specialised per head width: cover the widths of the benchmark and built-in models too.
   { name: "GQA, head width 16", cfg: makeConfig({ vocabSize: V, hiddenSize: 64, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2, intermediateSize: 96, tieWordEmbeddings: true }) },
   { name: "GQA, head width 32", cfg: makeConfig({ vocabSize: V, hiddenSize: 128, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2, intermediateSize: 160, tieWordEmbeddings: true }) },
+  // Qwen: the biases and per-head norms on the kernel path, and on the plain-JavaScript path (head width 6).
+  { name: "Qwen2, q/k/v biases", cfg: makeConfig({ architecture: "qwen2", vocabSize: V, hiddenSize: 48, numHiddenLayers: 2, numAttentionHeads: 6, numKeyValueHeads: 2, intermediateSize: 80 }) },
+  { name: "Qwen3 with attention_bias, head width 16", cfg: makeConfig({ architecture: "qwen3", vocabSize: V, hiddenSize: 32, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2, headDim: 16, intermediateSize: 64, qkvBias: true, oBias: true }) },
+  { name: "Qwen3 with attention_bias, head width 6 (no kernels)", cfg: makeConfig({ architecture: "qwen3", vocabSize: V, hiddenSize: 36, numHiddenLayers: 2, numAttentionHeads: 6, numKeyValueHeads: 3, intermediateSize: 40, qkvBias: true, oBias: true }) },
 ];
 
 function randomTokens(rng: Rng, n: number): number[] {
