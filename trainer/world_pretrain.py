@@ -155,6 +155,12 @@ def main() -> None:
     ap.add_argument("--stop-after", type=int, default=0, help="stop after this many steps of the --steps schedule (a first phase)")
     ap.add_argument("--init-from", default=None, help="continue from this saved model folder (its tokenizer is reused)")
     ap.add_argument("--save-every", type=int, default=0, help="also save the model every N steps under <out>-step<N> (for tuning)")
+    ap.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=100,
+        help="write <out>.ckpt (model, optimiser, step) every N steps; a run started again with the same arguments resumes from it (0: never)",
+    )
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -216,12 +222,29 @@ def main() -> None:
     model.train()
     seen_tokens = 0
     ema = None
+    start = 0
+    # A stopped run resumes from its checkpoint: the batch order depends only on the seed and the epoch, so
+    # replaying the order up to the saved step continues exactly where it stopped. The arguments must match.
+    ckpt_path = Path(f"{args.out}.ckpt")
+    if args.checkpoint_every and ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, weights_only=False)
+        if ckpt["args"] != vars(args):
+            raise SystemExit(f"world_pretrain: {ckpt_path} was written with other arguments; delete it to start afresh")
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        start, seen_tokens, ema = ckpt["step"], ckpt["seen_tokens"], ckpt["ema"]
+        torch.set_rng_state(ckpt["torch_rng"])
+        print(f"resuming from {ckpt_path} at step {start}", flush=True)
+    start_tokens = seen_tokens
     t_train = time.time()
     for step in range(args.stop_after or args.steps):
         if not batches:
             batches = make_batches(examples, args.tokens_per_batch, random.Random(args.seed * 1000 + epoch))
             epoch += 1
-        ids, labels, mask = collate(examples, batches.pop(), pad_id)
+        batch = batches.pop()
+        if step < start:
+            continue
+        ids, labels, mask = collate(examples, batch, pad_id)
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
         # Right padding under a causal mask never influences real tokens, so no attention mask is needed (and
@@ -238,11 +261,25 @@ def main() -> None:
             el = time.time() - t_train
             if args.save_every and step > 0 and step % args.save_every == 0:
                 save(model, fast, config, Path(f"{args.out}-step{step}"))
-            print(f"step {step} epoch {epoch} loss {loss.item():.4f} ema {ema:.4f} lr {lr_at(step):.2e} tokens {seen_tokens} {seen_tokens / max(el, 1e-9):.0f} tok/s {el / 60:.1f} min", flush=True)
+            print(f"step {step} epoch {epoch} loss {loss.item():.4f} ema {ema:.4f} lr {lr_at(step):.2e} tokens {seen_tokens} {(seen_tokens - start_tokens) / max(el, 1e-9):.0f} tok/s {el / 60:.1f} min", flush=True)
+        if args.checkpoint_every and (step + 1) % args.checkpoint_every == 0:
+            state = {
+                "args": vars(args),
+                "step": step + 1,
+                "seen_tokens": seen_tokens,
+                "ema": ema,
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+            }
+            torch.save(state, f"{ckpt_path}.tmp")
+            os.replace(f"{ckpt_path}.tmp", ckpt_path)
 
     train_minutes = (time.time() - t_train) / 60
     out = Path(args.out)
     save(model, fast, config, out)
+    # The finished model replaces the checkpoint (a later run with other data must not resume from it).
+    ckpt_path.unlink(missing_ok=True)
     stats = {
         "traces": len(rows),
         "corpus_tokens": n_tokens,

@@ -34,12 +34,69 @@ export interface ResponseAnalysis {
   /** Decomposes or reflects: the "with depth" group of the report. */
   usesDepth: boolean;
   unknownSteps: number;
+  /** Reflection markers ("Wait", "Hmm", "verify", …) anywhere in the thinking, and its words. */
+  markers: number;
+  thinkingWords: number;
+  /** Results the reflections changed (corrections), each judged right or wrong against the true arithmetic. */
+  changes: AnswerChange[];
 }
 
-const DEPTH_KINDS: ReadonlySet<string> = new Set(["decomposed", "confirm", "correct"]);
+const DEPTH_KINDS: ReadonlySet<string> = new Set(["decomposed", "confirm", "correct", "verify"]);
 
+/** Steps that second-guess earlier work: re-checks that agree or correct, and the final verification. */
 export function isReflection(kind: string): boolean {
-  return kind === "confirm" || kind === "correct";
+  return kind === "confirm" || kind === "correct" || kind === "verify";
+}
+
+/**
+ * The words the R1 studies count as reflection markers ("Wait", "Hmm", "let me check", "double-check",
+ * "verify", "Alternatively"), with their inflections; matched case-insensitively as whole words, and
+ * "double-check" once (not also as "check").
+ */
+const MARKER_PATTERN = /\b(?:wait|hmm+|alternatively|double-check(?:s|ed|ing)?|re-?check(?:s|ed|ing)?|verif(?:y|ies|ied|ying|ication)|check(?:s|ed|ing)?)\b/gi;
+
+/** Reflection markers in a text, in order of appearance. */
+export function reflectionMarkers(text: string): string[] {
+  return [...text.matchAll(MARKER_PATTERN)].map((m) => m[0]);
+}
+
+/** Words of a text: runs of non-space characters (so `47*8=376` is one word). */
+export function countWords(text: string): number {
+  const t = text.trim();
+  return t === "" ? 0 : t.split(/\s+/).length;
+}
+
+/**
+ * A reflection that changed a result: a correction step that replaces the written value `from` of `a op b` by
+ * `to`. `fixed` when `to` is right and `from` was wrong, `broke` when `from` was right and `to` is wrong, and
+ * neither when both are wrong.
+ */
+export interface AnswerChange {
+  step: number;
+  from: number;
+  to: number;
+  outcome: "fixed" | "broke" | "neither";
+}
+
+function applyOp(op: string, x: number, y: number): number {
+  return op === "+" ? x + y : op === "-" ? x - y : x * y;
+}
+
+/** The changes the reflections of an analysed response made (a correction that restates the same value is none). */
+export function reflectionChanges(steps: readonly AnalyzedStep[]): AnswerChange[] {
+  const out: AnswerChange[] = [];
+  steps.forEach((s, i) => {
+    if (s.kind !== "correct") return;
+    const { a, b, op, r, w } = s.slots;
+    if (a === undefined || b === undefined || op === undefined || r === undefined || w === undefined) return;
+    const from = Number(w);
+    const to = Number(r);
+    if (from === to) return;
+    const truth = applyOp(op, Number(a), Number(b));
+    const outcome = to === truth ? "fixed" : from === truth ? "broke" : "neither";
+    out.push({ step: i, from, to, outcome });
+  });
+  return out;
 }
 
 /** The thinking part of a response: after `<think>` (if present) and before `</think>`. */
@@ -63,8 +120,7 @@ function checkArithmetic(slots: Slots): boolean | null {
   if (a === undefined || b === undefined || op === undefined || r === undefined) return null;
   const x = Number(a);
   const y = Number(b);
-  const v = op === "+" ? x + y : op === "-" ? x - y : x * y;
-  return v === Number(r);
+  return applyOp(op, x, y) === Number(r);
 }
 
 export function analyzeStep(text: string): AnalyzedStep {
@@ -112,6 +168,9 @@ export function analyzeResponse(response: string): ResponseAnalysis {
     hasReflection,
     usesDepth: steps.some((s) => DEPTH_KINDS.has(s.kind)),
     unknownSteps: steps.filter((s) => s.kind === "unknown").length,
+    markers: reflectionMarkers(thinking).length,
+    thinkingWords: countWords(thinking),
+    changes: reflectionChanges(steps),
   };
 }
 

@@ -6,6 +6,9 @@
  *                      levels 4–5 / 1–2 (null when a group is empty)
  *   compressibleShare  fraction of thinking tokens in steps for which a strictly shorter phrasing of the same
  *                      content exists (the generator's templates, counted with the model's tokenizer)
+ * and reflection (issue 11): the share of samples that re-check, correct or verify at least once, reflection
+ * markers ("Wait", "Hmm", "verify", …) per 1,000 thinking words, accuracy with vs without reflection, and the
+ * results reflections changed, each judged fixed (wrong → right) or broke (right → wrong).
  * Pure: samples in, numbers out; `world report` samples and grades through the evaluation module.
  */
 import { analyzeResponse, tallyWording, type ResponseAnalysis } from "./analysis.js";
@@ -31,6 +34,37 @@ export interface DepthSplit {
   gap: number | null;
 }
 
+/** Accuracy of samples with and without something (depth, reflection) in a group of samples. */
+export type Split = DepthSplit;
+
+export interface ChangeTally {
+  /** Samples with at least one reflection that changed a result. */
+  samples: number;
+  /** Changed results: right after and wrong before / right before and wrong after / wrong both times. */
+  fixed: number;
+  broke: number;
+  neither: number;
+  /** Accuracy (%) of the samples with a change; null when there are none. */
+  accuracy: number | null;
+}
+
+export interface ReflectionReport {
+  /** Share of samples with at least one reflection (re-check, correction or final verification), per level (%). */
+  shareByLevel: Record<string, number>;
+  /** Reflection markers per 1,000 words of thinking, over all samples and per level. */
+  markersPer1000Words: number;
+  markersPer1000WordsByLevel: Record<string, number>;
+  /** Accuracy with vs without a reflection, per level and pooled over levels 1–2 and 4–5. */
+  accuracyByLevel: Record<string, Split>;
+  easy: Split;
+  hard: Split;
+  /** Results changed by reflections, per level and in all. */
+  changesByLevel: Record<string, ChangeTally>;
+  changes: ChangeTally;
+  /** Levels 4–5 together (where the issue asks that reflections fix more often than they break). */
+  changesHard: ChangeTally;
+}
+
 export interface WorldReport {
   problems: number;
   samples: number;
@@ -53,6 +87,7 @@ export interface WorldReport {
   stepKinds: Record<string, number>;
   /** Share of samples cut off at the token limit (%). */
   truncatedShare: number;
+  reflection: ReflectionReport;
 }
 
 function pct(x: number, n: number): number {
@@ -80,10 +115,12 @@ export function coefficientOfVariation(xs: readonly number[]): number {
   return Math.sqrt(variance) / mean;
 }
 
-function depthSplit(items: ReadonlyArray<{ s: WorldSample; a: ResponseAnalysis }>, levels: readonly number[]): DepthSplit {
+type Item = { s: WorldSample; a: ResponseAnalysis };
+
+function depthSplit(items: readonly Item[], levels: readonly number[], has: (a: ResponseAnalysis) => boolean = (a) => a.usesDepth): DepthSplit {
   const inLevels = items.filter((x) => levels.includes(x.s.level));
-  const w = inLevels.filter((x) => x.a.usesDepth);
-  const wo = inLevels.filter((x) => !x.a.usesDepth);
+  const w = inLevels.filter((x) => has(x.a));
+  const wo = inLevels.filter((x) => !has(x.a));
   const acc = (g: typeof inLevels): number | null => (g.length === 0 ? null : (100 * g.filter((x) => x.s.correct).length) / g.length);
   const aw = acc(w);
   const awo = acc(wo);
@@ -91,6 +128,51 @@ function depthSplit(items: ReadonlyArray<{ s: WorldSample; a: ResponseAnalysis }
     withDepth: { samples: w.length, accuracy: aw === null ? null : round(aw) },
     withoutDepth: { samples: wo.length, accuracy: awo === null ? null : round(awo) },
     gap: aw === null || awo === null ? null : round(aw - awo),
+  };
+}
+
+function changeTally(items: readonly Item[]): ChangeTally {
+  const changed = items.filter((x) => x.a.changes.length > 0);
+  const count = (o: string): number => items.reduce((n, x) => n + x.a.changes.filter((c) => c.outcome === o).length, 0);
+  return {
+    samples: changed.length,
+    fixed: count("fixed"),
+    broke: count("broke"),
+    neither: count("neither"),
+    accuracy: changed.length === 0 ? null : pct(changed.filter((x) => x.s.correct).length, changed.length),
+  };
+}
+
+function per1000(markers: number, words: number): number {
+  return words === 0 ? 0 : round((1000 * markers) / words);
+}
+
+export function reflectionReport(items: readonly Item[]): ReflectionReport {
+  const levels = [...new Set(items.map((x) => x.s.level))].sort((a, b) => a - b);
+  const reflects = (a: ResponseAnalysis): boolean => a.hasReflection;
+  const markers = (g: readonly Item[]): number => g.reduce((n, x) => n + x.a.markers, 0);
+  const words = (g: readonly Item[]): number => g.reduce((n, x) => n + x.a.thinkingWords, 0);
+  const shareByLevel: Record<string, number> = {};
+  const markersByLevel: Record<string, number> = {};
+  const accuracyByLevel: Record<string, Split> = {};
+  const changesByLevel: Record<string, ChangeTally> = {};
+  for (const level of levels) {
+    const g = items.filter((x) => x.s.level === level);
+    shareByLevel[level] = pct(g.filter((x) => reflects(x.a)).length, g.length);
+    markersByLevel[level] = per1000(markers(g), words(g));
+    accuracyByLevel[level] = depthSplit(g, [level], reflects);
+    changesByLevel[level] = changeTally(g);
+  }
+  return {
+    shareByLevel,
+    markersPer1000Words: per1000(markers(items), words(items)),
+    markersPer1000WordsByLevel: markersByLevel,
+    accuracyByLevel,
+    easy: depthSplit(items, EASY_LEVELS, reflects),
+    hard: depthSplit(items, HARD_LEVELS, reflects),
+    changesByLevel,
+    changes: changeTally(items),
+    changesHard: changeTally(items.filter((x) => (HARD_LEVELS as readonly number[]).includes(x.s.level))),
   };
 }
 
@@ -145,6 +227,7 @@ export function worldReport(samples: readonly WorldSample[], countTokens: (text:
     unknownStepShare: thinking === 0 ? 0 : round(unknown / thinking, 4),
     stepKinds,
     truncatedShare: pct(samples.filter((s) => s.finishReason === "length").length, samples.length),
+    reflection: reflectionReport(items),
   };
 }
 

@@ -6,7 +6,7 @@
  */
 import { COLUMNS_SLOT } from "./columns.js";
 
-export type StepKind = "intro" | "direct" | "decomposed" | "confirm" | "correct" | "conclude";
+export type StepKind = "intro" | "direct" | "decomposed" | "confirm" | "correct" | "verify" | "conclude";
 
 /** Slot name → regex for its text. Slots that repeat in a template must repeat the same text. */
 const SLOT_PATTERNS: Record<string, string> = {
@@ -19,6 +19,7 @@ const SLOT_PATTERNS: Record<string, string> = {
   w: String.raw`\d+`,
   ord: "First|Next|Then",
   cols: COLUMNS_SLOT,
+  chain: String.raw`\d+[-+*]\d+=\d+(?:, \d+[-+*]\d+=\d+)*`,
 };
 
 /** Templates per kind; index 0 is the terse one. `{rest}` tails and recomputations are composed in below. */
@@ -49,16 +50,33 @@ export const REST_TEMPLATES = [" Now {rest}.", " So now we have {rest}.", " Subs
 /** A reflection recomputes directly or by columns. */
 export const RECOMPUTE_TEMPLATES = ["{a}{op}{b}={r}", "{cols}, so {a}{op}{b}={r}"] as const;
 
+/**
+ * Reflections re-check one operation (R1's "Wait, let me double-check …", "Hmm, …", "Alternatively, …"). A
+ * confirmation and a correction share their lead phrasing word for word up to the end of the recomputation, as
+ * in R1's traces: whether the check agrees is only known once it is done, so a model trained on them has to
+ * compare the recomputed result with the written one ({w} in a correction; {r} again in a confirmation).
+ */
 export const CONFIRM_TEMPLATES = [
   "Check: {recompute}. Correct.",
   "Wait, let me double-check that. {recompute}. Yes, that's right.",
-  "Hmm, wait. Let me verify {a}{op}{b} again to be sure. {recompute}. Okay, that matches.",
+  "Hmm, let me redo {a}{op}{b} to be sure. {recompute}. Okay, that matches.",
+  "Alternatively, I can redo {a}{op}{b} another way. {recompute}. Same result, good.",
+  "Hmm, is {a}{op}{b} really {r}? {recompute}. Yes, it is.",
 ] as const;
 
 export const CORRECT_TEMPLATES = [
   "Check: {recompute}, not {w}.",
-  "Wait, let me double-check that. {recompute}. So it is {r}, not {w}.",
-  "Hmm, wait. Let me verify {a}{op}{b} again to be sure. {recompute}. That's not {w}, I made a mistake there.",
+  "Wait, let me double-check that. {recompute}. That doesn't match: {a}{op}{b} is {r}, not {w}.",
+  "Hmm, let me redo {a}{op}{b} to be sure. {recompute}. So it is {r}, not {w}. I made a mistake there.",
+  "Alternatively, I can redo {a}{op}{b} another way. {recompute}. That differs from {w}, so I made a mistake: it is {r}.",
+  "Hmm, is {a}{op}{b} really {w}? {recompute}. No, it is {r}, not {w}.",
+] as const;
+
+/** A final verification of the answer: every operation of the chain once more, in order. */
+export const VERIFY_TEMPLATES = [
+  "Verify: {chain}.",
+  "Let me verify the answer by going through it once more: {chain}. Everything is consistent.",
+  "Before I answer, let me quickly recheck the whole chain: {chain}. Yes, it all agrees.",
 ] as const;
 
 export const CONCLUDE_TEMPLATES = [
@@ -68,7 +86,7 @@ export const CONCLUDE_TEMPLATES = [
   "Therefore, the final answer is {r}. That should be it.",
 ] as const;
 
-export type Slots = Partial<Record<"expr" | "rest" | "a" | "b" | "op" | "r" | "w" | "ord" | "cols", string>>;
+export type Slots = Partial<Record<"expr" | "rest" | "a" | "b" | "op" | "r" | "w" | "ord" | "cols" | "chain", string>>;
 
 export function fill(template: string, slots: Slots): string {
   return template.replace(/\{(\w+)\}/g, (_, name: string) => {
@@ -102,6 +120,8 @@ function leadTable(kind: StepKind): readonly string[] {
       return CONFIRM_TEMPLATES;
     case "correct":
       return CORRECT_TEMPLATES;
+    case "verify":
+      return VERIFY_TEMPLATES;
     case "conclude":
       return CONCLUDE_TEMPLATES;
   }
@@ -157,6 +177,7 @@ export function allShapes(): CompiledShape[] {
   for (const kind of ["direct", "decomposed"] as const) leadTable(kind).forEach((_, i) => restOptions.forEach((r) => add(kind, i, r, -1)));
   CONFIRM_TEMPLATES.forEach((_, i) => [0, 1].forEach((rc) => add("confirm", i, -1, rc)));
   CORRECT_TEMPLATES.forEach((_, i) => [0, 1].forEach((rc) => restOptions.forEach((r) => add("correct", i, r, rc))));
+  VERIFY_TEMPLATES.forEach((_, i) => add("verify", i, -1, -1));
   CONCLUDE_TEMPLATES.forEach((_, i) => add("conclude", i, -1, -1));
   compiled = out;
   return out;

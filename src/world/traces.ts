@@ -4,11 +4,14 @@
  *   <think>\n{step}\n\n{step}…\n</think>\n\nThe answer is \boxed{N}.
  *
  * Traces vary the way R1-Distill's do. Depth: each operation is computed directly (short) or column by column
- * (long, reliable), and reflections recompute a result; a trace's "care" (quick / normal / careful) sets how
- * often it decomposes and reflects, so one problem gets traces of very different lengths. Wording: every step
- * picks one of several phrasings of the same content. The direct steps of training traces are correct: the
- * errors a model trained on them makes come from its own limits on big operands. The only written errors are a
- * few direct results that the following reflection catches and corrects, to teach that behaviour.
+ * (long, reliable); a trace's "care" (quick / normal / careful) sets how often it decomposes, so one problem gets
+ * traces of very different lengths. Reflection: most traces second-guess themselves the way R1 does: they
+ * re-check a step ("Wait, let me double-check that."), redo it another way ("Alternatively, …"), hesitate
+ * ("Hmm, is 47*8 really 376?") or verify the answer at the end. On easy levels every check confirms what was
+ * already right (the waste adaptive depth should drop); on hard levels a check recomputes column by column and
+ * sometimes finds a real error in the direct computation before it and corrects it, so checking pays there.
+ * Wording: every step picks one of several phrasings of the same content. Apart from those corrected errors,
+ * the arithmetic of training traces is right: the errors a model trained on them makes are its own.
  */
 import { deriveSeed, Rng } from "../util/rng.js";
 import { canDecompose, columnsFor, COLUMN_STYLES, renderColumns } from "./columns.js";
@@ -17,13 +20,13 @@ import {
   composeTemplate,
   CONCLUDE_TEMPLATES,
   CONFIRM_TEMPLATES,
-  CORRECT_TEMPLATES,
   DECOMPOSED_TEMPLATES,
   DIRECT_TEMPLATES,
   fill,
   INTRO_TEMPLATES,
   REST_TEMPLATES,
   type Slots,
+  VERIFY_TEMPLATES,
   type StepKind,
 } from "./templates.js";
 
@@ -34,13 +37,25 @@ export interface TracePolicy {
   care: Record<Care, number>;
   /** Probability of decomposing an operation, by care and by its size (number of columns, 1…6). */
   decompose: Record<Care, readonly number[]>;
-  /** Probability of a reflection after a direct / decomposed operation, by care. */
+  /**
+   * Probability that a trace reflects at all, by care. R1 checks itself in nearly every answer; a trace that
+   * reflects re-checks operations (below) and, if none was re-checked, always verifies its answer at the end.
+   */
+  reflective: Record<Care, number>;
+  /** In a reflective trace: probability of a reflection after a direct / decomposed operation, by care and size. */
   reflectAfterDirect: Record<Care, readonly number[]>;
   reflectAfterDecomposed: Record<Care, number>;
-  /** When a reflection follows a direct step: probability that the direct step carries a (corrected) error. */
-  injectedError: number;
-  /** Probability that a reflection recomputes by columns (when the operation can be decomposed). */
-  reflectByColumns: number;
+  /** In a reflective trace that already re-checked an operation: probability of a final verification as well. */
+  verifyAgain: number;
+  /** Levels up to this one are "easy": their reflections only ever confirm (waste the squeeze should drop). */
+  easyMaxLevel: number;
+  /**
+   * On hard levels, when a reflection follows a direct step: probability that the direct step carries the kind
+   * of error the model makes on big operands (one digit off), by size; the reflection finds and corrects it.
+   */
+  injectedError: readonly number[];
+  /** Probability that a reflection recomputes column by column (when the operation can be decomposed), easy / hard. */
+  reflectByColumns: { easy: number; hard: number };
 }
 
 export const DEFAULT_POLICY: TracePolicy = {
@@ -50,14 +65,17 @@ export const DEFAULT_POLICY: TracePolicy = {
     normal: [0, 0.15, 0.5, 0.7, 0.8, 0.8],
     careful: [0, 0.5, 0.9, 1, 1, 1],
   },
+  reflective: { quick: 0.6, normal: 0.85, careful: 0.95 },
   reflectAfterDirect: {
-    quick: [0, 0, 0, 0, 0, 0],
-    normal: [0.05, 0.1, 0.25, 0.3, 0.3, 0.3],
-    careful: [0.2, 0.3, 0.5, 0.6, 0.6, 0.6],
+    quick: [0.3, 0.3, 0.5, 0.6, 0.6, 0.6],
+    normal: [0.4, 0.4, 0.6, 0.8, 0.8, 0.8],
+    careful: [0.5, 0.5, 0.8, 0.9, 0.9, 0.9],
   },
-  reflectAfterDecomposed: { quick: 0, normal: 0.05, careful: 0.15 },
-  injectedError: 0.3,
-  reflectByColumns: 0.8,
+  reflectAfterDecomposed: { quick: 0.1, normal: 0.1, careful: 0.2 },
+  verifyAgain: 0.15,
+  easyMaxLevel: 2,
+  injectedError: [0, 0, 0.3, 0.4, 0.4, 0.4],
+  reflectByColumns: { easy: 0.2, hard: 0.9 },
 };
 
 /** What the generator knows about each step it wrote. */
@@ -128,12 +146,15 @@ function step(kind: StepKind, phrasing: number, rest: number, recompute: number,
 }
 
 /** The trace for `problem`, deterministic in (problem id, seed, sample index). */
-export function generateTrace(problem: Pick<WorldProblem, "id" | "expr" | "answer">, seed: number, sample = 0, policy = DEFAULT_POLICY): Trace {
+export function generateTrace(problem: Pick<WorldProblem, "id" | "level" | "expr" | "answer">, seed: number, sample = 0, policy = DEFAULT_POLICY): Trace {
   const rng = new Rng(deriveSeed("world-trace", problem.id, seed, sample));
   const care = pickCare(rng, policy.care);
+  const hard = problem.level > policy.easyMaxLevel;
+  const reflective = rng.next() < policy.reflective[care];
   const steps: TraceStep[] = [];
   let injectedErrors = 0;
   let usesDepth = false;
+  let reflections = 0;
 
   const exprText = render(problem.expr);
   steps.push(step("intro", rng.int(0, INTRO_TEMPLATES.length - 1), -1, -1, { expr: exprText }, { expr: exprText }));
@@ -144,13 +165,15 @@ export function generateTrace(problem: Pick<WorldProblem, "id" | "expr" | "answe
     const size = sizeOf(o);
     const decomposable = canDecompose(o.op, o.left, o.right);
     const decompose = decomposable && rng.next() < at(policy.decompose[care], size);
-    const reflect = rng.next() < (decompose ? policy.reflectAfterDecomposed[care] : at(policy.reflectAfterDirect[care], size));
+    const pReflect = decompose ? policy.reflectAfterDecomposed[care] : at(policy.reflectAfterDirect[care], size);
+    const reflect = reflective && rng.next() < pReflect;
     const isLast = i === ops.length - 1;
     const eq = { a: String(o.left), op: o.op, b: String(o.right) };
     const ord = i === 0 ? "First" : rng.pick(["Next", "Then"]);
 
-    // A direct result followed by a reflection is sometimes written wrong, and the reflection corrects it.
-    const wrong = !decompose && reflect && size >= 2 && rng.next() < policy.injectedError;
+    // On hard levels a direct result followed by a reflection is sometimes written wrong, and the reflection
+    // (column by column) corrects it: checking pays where the direct computation of big operands is unreliable.
+    const wrong = hard && !decompose && reflect && rng.next() < at(policy.injectedError, size);
     const written = wrong ? plausibleError(rng, o.value) : o.value;
     if (wrong) injectedErrors++;
     const afterWritten = reduceWith(cur, written);
@@ -171,23 +194,35 @@ export function generateTrace(problem: Pick<WorldProblem, "id" | "expr" | "answe
 
     if (reflect) {
       usesDepth = true;
-      const byColumns = decomposable && rng.next() < policy.reflectByColumns;
+      reflections++;
+      // A reflection after a decomposed step on a hard level repeats the columns: a direct recomputation of big
+      // operands would be the less reliable of the two, and a check must not teach replacing a right result.
+      const pColumns = decompose && hard ? 1 : hard ? policy.reflectByColumns.hard : policy.reflectByColumns.easy;
+      const byColumns = decomposable && rng.next() < pColumns;
       const cols = byColumns ? columnsFor(o.op, o.left, o.right) : [];
       const style = rng.int(0, COLUMN_STYLES - 1);
       const base = { ...eq, r: String(o.value), cols: byColumns ? renderColumns(cols, style) : undefined };
       const shortBase = { ...base, cols: byColumns ? renderColumns(cols, 0) : undefined };
       const recompute = byColumns ? 1 : 0;
+      const lead = rng.int(0, CONFIRM_TEMPLATES.length - 1);
       if (wrong) {
         const rest = isLast ? -1 : rng.int(0, REST_TEMPLATES.length - 1);
         const tail = isLast ? {} : { rest: render(afterTrue) };
         const slots = { ...base, w: String(written), ...tail };
-        steps.push(step("correct", rng.int(0, CORRECT_TEMPLATES.length - 1), rest, recompute, slots, { ...shortBase, w: String(written), ...tail }));
+        steps.push(step("correct", lead, rest, recompute, slots, { ...shortBase, w: String(written), ...tail }));
       } else {
-        steps.push(step("confirm", rng.int(0, CONFIRM_TEMPLATES.length - 1), -1, recompute, base, shortBase));
+        steps.push(step("confirm", lead, -1, recompute, base, shortBase));
       }
     }
     cur = afterTrue;
   });
+
+  // A reflective trace that has not re-checked anything verifies its answer at the end (and some that did, too).
+  if (reflective && (reflections === 0 || rng.next() < policy.verifyAgain)) {
+    usesDepth = true;
+    const chain = ops.map((o) => `${o.left}${o.op}${o.right}=${o.value}`).join(", ");
+    steps.push(step("verify", rng.int(0, VERIFY_TEMPLATES.length - 1), -1, -1, { chain }, { chain }));
+  }
 
   const answer = problem.answer;
   steps.push(step("conclude", rng.int(0, CONCLUDE_TEMPLATES.length - 1), -1, -1, { r: String(answer) }, { r: String(answer) }));

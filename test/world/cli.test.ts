@@ -58,6 +58,11 @@ describe("tokensqueeze world", () => {
     expect(j.compressibleShare).toBeGreaterThan(0);
     // A trained model writes steps the templates recognise.
     expect(j.unknownStepShare).toBeLessThan(0.2);
+    // Reflection (issue 11): per level, markers per 1,000 words, accuracy with vs without, changed results.
+    expect(Object.keys(j.reflection.shareByLevel)).toEqual(["1", "2", "3", "4", "5"]);
+    expect(typeof j.reflection.markersPer1000Words).toBe("number");
+    expect(Object.keys(j.reflection.accuracyByLevel)).toEqual(["1", "2", "3", "4", "5"]);
+    for (const k of ["samples", "fixed", "broke", "neither"]) expect(typeof j.reflection.changes[k]).toBe("number");
   });
 
   it("gives exactly the samples and metrics of `eval --bench world` with the same settings and seed", () => {

@@ -143,23 +143,23 @@ describe("world traces", () => {
         });
       }
     expect(steps).toBeGreaterThan(2000);
-    expect([...kinds].sort()).toEqual(["conclude", "confirm", "correct", "decomposed", "direct", "intro"]);
+    expect([...kinds].sort()).toEqual(["conclude", "confirm", "correct", "decomposed", "direct", "intro", "verify"]);
   });
 
   it("mix quick and deep traces, and correct every injected error", () => {
-    let depth = 0;
+    let decomposed = 0;
     let injected = 0;
     const n = 600;
     for (let i = 0; i < n; i++) {
       const p = generateProblem("train", 5, 6, i);
       const t = generateTrace(p, 6, 0);
-      if (t.usesDepth) depth++;
-      injected += t.injectedErrors;
       const a = analyzeResponse(t.response);
+      if (a.hasDecomposed) decomposed++;
+      injected += t.injectedErrors;
       expect(a.steps.filter((s) => s.kind === "correct")).toHaveLength(t.injectedErrors);
     }
-    expect(depth / n).toBeGreaterThan(0.5);
-    expect(depth / n).toBeLessThan(0.9);
+    expect(decomposed / n).toBeGreaterThan(0.5);
+    expect(decomposed / n).toBeLessThan(0.9);
     expect(injected).toBeGreaterThan(0);
     expect(injected / n).toBeLessThan(0.3);
   });

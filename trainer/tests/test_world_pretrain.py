@@ -61,3 +61,45 @@ def test_saved_folder_loads_in_transformers(tmp_path):
     ids = torch.tensor([tok(TEXTS[0], add_special_tokens=False)["input_ids"]])
     with torch.no_grad():
         assert torch.allclose(model(input_ids=ids).logits, back(input_ids=ids).logits, atol=1e-5)
+
+
+def _tiny_corpus(path: Path) -> None:
+    path.mkdir(parents=True)
+    rows = [
+        {"id": f"t{i}", "question": f"Compute {i}+{i + 3}.", "user": f"Compute {i}+{i + 3}.", "response": f"<think>\n{i}+{i + 3}={2 * i + 3}.\n</think>\n\nThe answer is \\boxed{{{2 * i + 3}}}."}
+        for i in range(200)
+    ]
+    (path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (path / "heldout.jsonl").write_text(json.dumps({"id": "h0", "question": "Compute 1000+1.", "answer": 1001}) + "\n")
+
+
+def test_a_stopped_run_resumes_to_the_same_model(tmp_path):
+    """SIGKILL after a checkpoint, start again with the same arguments: the same weights as an uninterrupted run."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    corpus = tmp_path / "corpus"
+    _tiny_corpus(corpus)
+    script = str(Path(wp.__file__))
+    common = ["--corpus", str(corpus), "--vocab-size", "300", "--hidden", "32", "--layers", "2", "--heads", "2", "--intermediate", "64",
+              "--max-positions", "128", "--tokens-per-batch", "256", "--steps", "60", "--warmup", "5", "--threads", "1", "--checkpoint-every", "5"]
+
+    def run(out: Path) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, script, *common, "--out", str(out)], capture_output=True, text=True, timeout=900, check=True)
+
+    run(tmp_path / "straight")
+    out = tmp_path / "resumed"
+    ckpt = Path(f"{out}.ckpt")
+    proc = subprocess.Popen([sys.executable, script, *common, "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert ckpt.exists(), "the run finished (or never checkpointed) before it could be stopped"
+    again = run(out)
+    assert "resuming from" in again.stdout
+    assert not ckpt.exists()
+    assert (out / "model.safetensors").read_bytes() == (tmp_path / "straight" / "model.safetensors").read_bytes()

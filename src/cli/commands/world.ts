@@ -2,7 +2,8 @@
  * `tokensqueeze world`: the built-in reasoning world.
  *   world generate  problems and reference traces as JSONL, for inspection
  *   world report    evaluates a model on the held-out problems (through the evaluation module) and adds the
- *                   world analysis: accuracy by level, length variation, depth gap, compressible wording
+ *                   world analysis: accuracy by level, length variation, depth gap, compressible wording,
+ *                   reflection (share, markers, accuracy with vs without, results it fixed or broke)
  *
  * `world report` takes the run flags and sampling flags every evaluation takes (src/cli/run-flags.ts), with the
  * config schema's defaults (engine.model: the built-in models/world-base; evaluation: 16 samples, temperature
@@ -15,6 +16,7 @@ import { parseBounded } from "../options.js";
 import { createWriteStream } from "node:fs";
 import { UserError } from "../../util/errors.js";
 import { addRunFlags, addSamplingFlags, resolveRunConfig, type RunFlags, type SamplingFlags } from "../run-flags.js";
+import type { ChangeTally, ReflectionReport, Split } from "../../world/report.js";
 
 /**
  * Max new tokens per sample on the world when nothing else sets evaluation.maxTokens. The schema's default
@@ -188,10 +190,27 @@ export function register(program: Command): void {
         `median length CV: ${report.medianLengthCV.toFixed(3)}`,
         `compressible wording: ${(100 * report.compressibleShare).toFixed(1)}% of thinking tokens (shortest phrasings would save ${(100 * report.wordingSavingsShare).toFixed(1)}%)`,
         `unrecognised steps: ${(100 * report.unknownStepShare).toFixed(1)}% of thinking tokens; truncated samples ${report.truncatedShare}%`,
+        ...reflectionLines(report.reflection),
         `run: ${result.dir}`,
       ];
       process.stdout.write(lines.join("\n") + "\n");
     });
+}
+
+function reflectionLines(r: ReflectionReport): string[] {
+  const f = (x: number | null): string => (x === null ? "n/a" : x.toFixed(1));
+  const p = (x: number | null): string => (x === null ? "n/a" : `${x.toFixed(1)}%`);
+  const byLevel = (g: Record<string, Split>): string =>
+    Object.entries(g)
+      .map(([l, s]) => `L${l} ${p(s.withDepth.accuracy)}/${p(s.withoutDepth.accuracy)} (${s.withDepth.samples}/${s.withoutDepth.samples} samples)`)
+      .join("  ");
+  const changes = (c: ChangeTally): string => `${c.fixed} fixed, ${c.broke} broke, ${c.neither} neither (${c.samples} samples, ${p(c.accuracy)} correct)`;
+  return [
+    `reflection by level: ${Object.entries(r.shareByLevel).map(([l, a]) => `L${l} ${a.toFixed(0)}%`).join("  ")} of samples; ${r.markersPer1000Words.toFixed(1)} markers per 1,000 thinking words`,
+    `accuracy with/without reflection: ${byLevel(r.accuracyByLevel)}`,
+    `reflection gap (with − without): levels 4-5 ${f(r.hard.gap)} points, levels 1-2 ${f(r.easy.gap)} points`,
+    `results changed by reflection: ${changes(r.changes)}; levels 4-5: ${changes(r.changesHard)}`,
+  ];
 }
 
 function appendHelp(cmd: Command, flag: string, text: string): void {
