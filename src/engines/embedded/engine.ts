@@ -38,6 +38,7 @@ import type { GeneratedCompletion, GenerationRequest } from "../../model/generat
 import type { EncodedPrefix, ScoredTokens, ScoreOptions } from "../../model/score.js";
 import { ModelTokenizer } from "../../model/tokenizer.js";
 import type { TfBackendName } from "../../model/tf.js";
+import { checkGenerateRequest } from "../check-request.js";
 import { ModelRuntime, type RuntimeSource } from "./runtime.js";
 
 export interface EmbeddedEngineOptions {
@@ -215,7 +216,7 @@ export class EmbeddedEngine implements Engine {
     opts.signal?.throwIfAborted();
     const promptIds = this.promptIds(request.prompt, "prompt");
     if (promptIds.length === 0) throw new UserError("generate: the prompt has no tokens");
-    checkSampling(request);
+    checkGenerateRequest(request);
     const base: Omit<GenerationRequest, "n" | "firstIndex"> = {
       promptIds,
       seed: request.seed,
@@ -291,18 +292,6 @@ export class EmbeddedEngine implements Engine {
   private assertOpen(): void {
     if (this.closed) throw new Error("EmbeddedEngine is closed");
   }
-}
-
-function checkSampling(r: GenerateRequest): void {
-  const bad = (field: string, detail: string): never => {
-    throw new UserError(`generate: ${field} ${detail}`);
-  };
-  if (!Number.isInteger(r.n) || r.n < 1) bad("n", `must be a positive integer, got ${r.n}`);
-  if (!Number.isInteger(r.maxTokens) || r.maxTokens < 0) bad("maxTokens", `must be a non-negative integer, got ${r.maxTokens}`);
-  if (!(r.temperature >= 0)) bad("temperature", `must be ≥ 0, got ${r.temperature}`);
-  if (!(r.topP > 0 && r.topP <= 1)) bad("topP", `must be in (0, 1], got ${r.topP}`);
-  if (!Number.isInteger(r.topK) || r.topK < 0) bad("topK", `must be a non-negative integer, got ${r.topK}`);
-  if (!Number.isInteger(r.seed)) bad("seed", `must be an integer, got ${r.seed}`);
 }
 
 function splitByTokens(conts: number[][], parts: number, window: number | undefined): Array<{ items: number[][]; tokens: number }> {

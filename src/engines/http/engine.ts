@@ -19,6 +19,7 @@ import type {
   ScoreResult,
 } from "../engine.js";
 import { UserError } from "../../util/errors.js";
+import { checkGenerateRequest } from "../check-request.js";
 import type { Dialect, TokenUsage } from "./dialect.js";
 import type { HttpTransport, TransportStats } from "./transport.js";
 
@@ -63,7 +64,7 @@ export class HttpEngine implements Engine {
   }
 
   async generate(request: GenerateRequest, opts: { signal?: AbortSignal } = {}): Promise<GenerateResult> {
-    checkGenerate(request);
+    checkGenerateRequest(request);
     if (typeof request.prompt !== "string" && request.prompt.length === 0) throw new UserError("generate: the prompt has no tokens");
     return this.dialect.generate(request, opts.signal);
   }
@@ -83,14 +84,3 @@ export class HttpEngine implements Engine {
   async close(): Promise<void> {}
 }
 
-function checkGenerate(r: GenerateRequest): void {
-  const bad = (field: string, detail: string): never => {
-    throw new UserError(`generate: ${field} ${detail}`);
-  };
-  if (!Number.isInteger(r.n) || r.n < 1) bad("n", `must be a positive integer, got ${r.n}`);
-  if (!Number.isInteger(r.maxTokens) || r.maxTokens < 0) bad("maxTokens", `must be a non-negative integer, got ${r.maxTokens}`);
-  if (!(r.temperature >= 0)) bad("temperature", `must be ≥ 0, got ${r.temperature}`);
-  if (!(r.topP > 0 && r.topP <= 1)) bad("topP", `must be in (0, 1], got ${r.topP}`);
-  if (!Number.isInteger(r.topK) || r.topK < 0) bad("topK", `must be a non-negative integer, got ${r.topK}`);
-  if (!Number.isInteger(r.seed)) bad("seed", `must be an integer, got ${r.seed}`);
-}
