@@ -8,7 +8,7 @@ import type { ChatMessage, Completion, EngineCapabilities, GenerateRequest, Gene
 import { UNKNOWN_CONTEXT, unclamp, unsupported, type Dialect, type DialectContext, type ScoreIdsRequest } from "./dialect.js";
 import { HttpStatusError } from "./transport.js";
 import { SglangGenerateResponseSchema, type SglangGenerateItem, type SglangGenerateRequest } from "./schemas/sglang.js";
-import { VllmDetokenizeResponseSchema, VllmTokenizeResponseSchema } from "./schemas/vllm.js";
+import { vllmDetokenize, vllmTokenize } from "./vllm.js";
 
 /** SGLang has no documented top_logprobs_num cap; this is what the probe asks for and what the engine offers. */
 const SGLANG_TOP_K = 20;
@@ -17,14 +17,12 @@ export class SglangDialect implements Dialect {
   readonly kind = "sglang" as const;
   constructor(private readonly ctx: DialectContext) {}
 
-  async tokenize(text: string, addSpecialTokens: boolean, signal?: AbortSignal): Promise<number[]> {
-    const res = await this.ctx.transport.request("POST", "/tokenize", { model: this.ctx.model, prompt: text, add_special_tokens: addSpecialTokens }, VllmTokenizeResponseSchema, { signal });
-    return res.tokens;
+  tokenize(text: string, addSpecialTokens: boolean, signal?: AbortSignal): Promise<number[]> {
+    return vllmTokenize(this.ctx, text, addSpecialTokens, signal);
   }
 
-  async detokenize(ids: readonly number[], skipSpecialTokens: boolean, signal?: AbortSignal): Promise<string> {
-    const res = await this.ctx.transport.request("POST", "/detokenize", { model: this.ctx.model, tokens: ids, skip_special_tokens: skipSpecialTokens }, VllmDetokenizeResponseSchema, { signal });
-    return res.prompt;
+  detokenize(ids: readonly number[], skipSpecialTokens: boolean, signal?: AbortSignal): Promise<string> {
+    return vllmDetokenize(this.ctx, ids, skipSpecialTokens, signal);
   }
 
   async applyChatTemplate(_messages: readonly ChatMessage[], _addGenerationPrompt: boolean): Promise<string> {

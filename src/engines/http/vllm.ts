@@ -22,18 +22,28 @@ import type { z } from "zod";
 
 type PromptLogprobEntry = z.output<typeof VllmPromptLogprobEntrySchema>;
 
+/** vLLM's /tokenize, which SGLang serves too. */
+export async function vllmTokenize(ctx: DialectContext, text: string, addSpecialTokens: boolean, signal?: AbortSignal): Promise<number[]> {
+  const res = await ctx.transport.request("POST", "/tokenize", { model: ctx.model, prompt: text, add_special_tokens: addSpecialTokens }, VllmTokenizeResponseSchema, { signal });
+  return res.tokens;
+}
+
+/** vLLM's /detokenize, which SGLang serves too. */
+export async function vllmDetokenize(ctx: DialectContext, ids: readonly number[], skipSpecialTokens: boolean, signal?: AbortSignal): Promise<string> {
+  const res = await ctx.transport.request("POST", "/detokenize", { model: ctx.model, tokens: ids, skip_special_tokens: skipSpecialTokens }, VllmDetokenizeResponseSchema, { signal });
+  return res.prompt;
+}
+
 export class VllmDialect implements Dialect {
   readonly kind = "vllm" as const;
   constructor(private readonly ctx: DialectContext) {}
 
-  async tokenize(text: string, addSpecialTokens: boolean, signal?: AbortSignal): Promise<number[]> {
-    const res = await this.ctx.transport.request("POST", "/tokenize", { model: this.ctx.model, prompt: text, add_special_tokens: addSpecialTokens }, VllmTokenizeResponseSchema, { signal });
-    return res.tokens;
+  tokenize(text: string, addSpecialTokens: boolean, signal?: AbortSignal): Promise<number[]> {
+    return vllmTokenize(this.ctx, text, addSpecialTokens, signal);
   }
 
-  async detokenize(ids: readonly number[], skipSpecialTokens: boolean, signal?: AbortSignal): Promise<string> {
-    const res = await this.ctx.transport.request("POST", "/detokenize", { model: this.ctx.model, tokens: ids, skip_special_tokens: skipSpecialTokens }, VllmDetokenizeResponseSchema, { signal });
-    return res.prompt;
+  detokenize(ids: readonly number[], skipSpecialTokens: boolean, signal?: AbortSignal): Promise<string> {
+    return vllmDetokenize(this.ctx, ids, skipSpecialTokens, signal);
   }
 
   /** vLLM has no render-only endpoint: /tokenize renders `messages` with the template, /detokenize gives its text. */
