@@ -16,8 +16,8 @@ import type { RunConfig } from "../config/schema.js";
 import type { Engine } from "../engines/engine.js";
 import { openEngine, withResolvedModelPath } from "../engines/factory.js";
 import { buildComparison, type BenchmarkSummary, type EvalSummary } from "../eval/compare.js";
+import type { EvalReport } from "../eval/evaluate.js";
 import type { BenchmarkMetrics, GroupMetrics } from "../eval/metrics.js";
-import { readEvalRun } from "../eval/results.js";
 import { runEvaluation } from "../eval/run.js";
 import { runSqueeze, SqueezeSteps } from "../squeeze/pipeline.js";
 import type { TrainSummary } from "../squeeze/train.js";
@@ -138,10 +138,10 @@ export function formatTable1(rows: readonly EvalSummary[]): string {
   return [line(header), ...body.map(line)].join("\n") + "\n";
 }
 
-function firstBenchmark(dir: string): [string, BenchmarkMetrics] {
-  const run = readEvalRun(dir);
-  const entry = Object.entries(run.benchmarks)[0];
-  if (entry === undefined) throw new Error(`${dir}: the evaluation has no benchmark`);
+/** The first benchmark's metrics of an evaluation (the demo evaluates one benchmark). */
+function firstBenchmark(report: EvalReport): [string, BenchmarkMetrics] {
+  const entry = Object.entries(report.benchmarks)[0];
+  if (entry === undefined) throw new Error("the evaluation has no benchmark");
   return entry;
 }
 
@@ -177,8 +177,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   let engine: Engine = await openEngine(config.engine, { cwd });
   const baseRun = join(out, "base-eval");
   const roundResults: DemoRound[] = [];
+  const roundMetrics: BenchmarkMetrics[] = [];
+  let baseReport: EvalReport | undefined;
   try {
-    await part("evaluate the base model", () => runEvaluation({ ...common, config, outDir: baseRun, engine }));
+    // The metrics come with each evaluation (computed from its stored samples): nothing is read back.
+    baseReport = await part("evaluate the base model", () => runEvaluation({ ...common, config, outDir: baseRun, engine }));
     let model = config.engine.model;
     for (let round = 1; round <= rounds; round++) {
       const paths = demoPaths(out, round);
@@ -192,8 +195,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       await engine.close();
       model = training.model;
       engine = await openEngine(withModel(config, model).engine, { cwd });
-      await part(`evaluate the squeezed model${label}`, () => runEvaluation({ ...common, config: withModel(config, model), outDir: paths.eval, engine }));
-      const [, metrics] = firstBenchmark(paths.eval);
+      const [, metrics] = firstBenchmark(await part(`evaluate the squeezed model${label}`, () => runEvaluation({ ...common, config: withModel(config, model), outDir: paths.eval, engine })));
+      roundMetrics.push(metrics);
       roundResults.push({
         round,
         squeezeRun: paths.squeeze,
@@ -209,9 +212,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     await engine.close();
   }
 
-  const [benchmark, baseMetrics] = firstBenchmark(baseRun);
+  const [benchmark, baseMetrics] = firstBenchmark(baseReport!);
   const last = roundResults[roundResults.length - 1];
-  const rows = [summaryRow("base", baseMetrics), ...roundResults.map((r) => summaryRow(rounds > 1 ? `round ${r.round}` : "squeezed", firstBenchmark(r.evalRun)[1]))];
+  const rows = [summaryRow("base", baseMetrics), ...roundMetrics.map((m, i) => summaryRow(rounds > 1 ? `round ${i + 1}` : "squeezed", m))];
   const table = formatTable1(rows);
   const levels = Object.keys(baseMetrics.byLevel);
   const byLevelPair = Object.fromEntries(levels.map((l) => [l, { base: headline(baseMetrics.byLevel[l]), squeezed: last.byLevel[l] }]));
