@@ -29,9 +29,9 @@ import { promptCompletion } from "../train/sft-data.js";
 import { train, TrainerResumeError, type StepReport } from "../train/trainer.js";
 import { stepShape, trainerConfigFrom } from "../train/trainer-config.js";
 import { UserError } from "../util/errors.js";
-import type { ProgressReporter } from "../util/progress.js";
 import { deriveSeed, Rng } from "../util/rng.js";
 import { pairTexts } from "./pairs.js";
+import type { StageDriverOptions } from "./stages.js";
 
 export const REFERENCE_STAGE = "reference";
 export const TRAIN_DIR = "train";
@@ -155,14 +155,7 @@ export function preferenceSettingsOf(config: RunConfig): PreferenceSettings {
   return { objective: t.objective, beta: t.beta, lambda: t.lambda, eta: t.eta };
 }
 
-export interface TrainStageOptions {
-  store: RunStore;
-  config: RunConfig;
-  progress?: ProgressReporter;
-  signal?: AbortSignal;
-  force?: boolean;
-  resumeCommand?: string;
-  handleSignals?: boolean;
+export interface TrainStageOptions extends StageDriverOptions {
   /** Gradient threads (default: one per core, at most 8). */
   threads?: number;
   cwd?: string;
