@@ -64,8 +64,8 @@ export function metadataToConfigJson(m: MetadataView, hasOutput: boolean, embedd
     num_key_value_heads: m.integer(`${a}.attention.head_count_kv`) ?? heads,
     head_dim: headDim,
     intermediate_size: m.requiredInteger(`${a}.feed_forward_length`),
-    rms_norm_eps: m.requiredNumber(`${a}.attention.layer_norm_rms_epsilon`),
-    rope_theta: m.number(`${a}.rope.freq_base`) ?? 10000,
+    rms_norm_eps: shortestFloat32(m.requiredNumber(`${a}.attention.layer_norm_rms_epsilon`)),
+    rope_theta: shortestFloat32(m.number(`${a}.rope.freq_base`) ?? 10000),
     max_position_embeddings: m.integer(`${a}.context_length`) ?? 2048,
     tie_word_embeddings: !hasOutput,
     bos_token_id: optId("tokenizer.ggml.bos_token_id"),
@@ -73,6 +73,18 @@ export function metadataToConfigJson(m: MetadataView, hasOutput: boolean, embedd
     pad_token_id: optId("tokenizer.ggml.padding_token_id"),
     hidden_act: "silu",
   };
+}
+
+/**
+ * GGUF stores epsilons and rotary bases as float32 (1e-5 reads back as 9.99999974e-6): the shortest decimal with
+ * the same float32 value restores what config.json said, and is the same number once the model runs in float32.
+ */
+function shortestFloat32(x: number): number {
+  for (let p = 1; p <= 17; p++) {
+    const y = Number(x.toPrecision(p));
+    if (Math.fround(y) === Math.fround(x)) return y;
+  }
+  return x;
 }
 
 /** Checks the object as config.json would be checked, so a bad file fails here naming the GGUF key. */

@@ -72,6 +72,8 @@ export const BLOCK: Record<number, { elements: number; bytes: number }> = {
 export const FILE_TYPE = { f32: 0, f16: 1, q8_0: 7 } as const;
 export type OutputType = keyof typeof FILE_TYPE;
 export const OUTPUT_TYPES = Object.keys(FILE_TYPE) as OutputType[];
+/** What `convert` writes when no type is asked for: half the size of F32, as llama.cpp's own converter defaults to. */
+export const DEFAULT_OUTPUT_TYPE: OutputType = "f16";
 
 /** tokenizer.ggml.token_type values. */
 export const TOKEN_TYPE = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;

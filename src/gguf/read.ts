@@ -152,8 +152,8 @@ function parseHeader(buf: Uint8Array, isWholeFile: boolean, file: string, fileSi
   p.field = "metadata_kv_count";
   const kvCount = p.u64();
   // Each entry takes at least 12 bytes; counts beyond that are corruption, not huge models.
-  if (tensorCount > fileSize / 12) p.bad(`${tensorCount} tensors cannot fit in ${fileSize} bytes (corrupt file?)`, "tensor_count");
-  if (kvCount > fileSize / 12) p.bad(`${kvCount} metadata entries cannot fit in ${fileSize} bytes (corrupt file?)`, "metadata_kv_count");
+  if (tensorCount > fileSize / 12) p.bad(`${tensorCount} tensors cannot fit in ${fileSize} bytes (truncated or corrupt file?)`, "tensor_count");
+  if (kvCount > fileSize / 12) p.bad(`${kvCount} metadata entries cannot fit in ${fileSize} bytes (truncated or corrupt file?)`, "metadata_kv_count");
 
   const metadata: Metadata = new Map();
   for (let i = 0; i < kvCount; i++) {

@@ -1,0 +1,89 @@
+/**
+ * GGUF → HF model folder: config.json from the `{arch}.*` metadata, tokenizer.json / tokenizer_config.json /
+ * chat_template.jinja from `tokenizer.*`, and every tensor dequantised to F32 in model.safetensors (llama's q/k
+ * rows un-permuted back to HF's layout). The folder loads in the embedded engine and in transformers.
+ */
+import { closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { configToJson } from "../model/config.js";
+import { serializeSafetensors, type TensorMap } from "../model/safetensors.js";
+import { parameterSpecs } from "../model/weights.js";
+import { writeFileAtomic } from "../util/atomic-file.js";
+import { InputError } from "../util/errors.js";
+import { configFromMetadata } from "./config-metadata.js";
+import { ggmlTypeName } from "./constants.js";
+import { dequantize } from "./dequantize.js";
+import { readGguf, readTensorBytes } from "./read.js";
+import { ggufToHfName, permuteRows, permutedHeads } from "./tensor-names.js";
+import { ggufTokenizerToHf } from "./tokenizer.js";
+
+export interface ConvertToFolderOptions {
+  /** Called after each tensor is dequantised. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface ConvertedFolder {
+  architecture: string;
+  tensors: number;
+  /** Tensor count per ggml type name in the GGUF, e.g. {Q4_1: 210, F32: 61}. */
+  sourceTypes: Record<string, number>;
+}
+
+export async function convertGgufToFolder(file: string, dir: string, opts: ConvertToFolderOptions = {}): Promise<ConvertedFolder> {
+  const g = readGguf(file);
+  const m = g.metadata;
+  const byName = new Map(g.tensors.map((t) => [t.name, t]));
+  if (byName.has("rope_freqs.weight")) {
+    throw new InputError({ file, field: "rope_freqs.weight" }, "per-frequency rotary factors (Llama 3 rope scaling) cannot be turned back into a config.json rope_scaling");
+  }
+  const embd = byName.get("token_embd.weight");
+  if (embd === undefined) throw new InputError({ file, field: "token_embd.weight" }, "tensor missing");
+  const cfg = configFromMetadata(m, byName.has("output.weight"), embd.dims[1] ?? 0);
+  const tokenizer = ggufTokenizerToHf(m, cfg.maxPositionEmbeddings);
+  const tokenCount = m.stringArray("tokenizer.ggml.tokens")?.length ?? 0;
+  if (tokenCount > cfg.vocabSize) {
+    throw new InputError({ file, field: "tokenizer.ggml.tokens" }, `${tokenCount} tokens but the model's vocabulary has ${cfg.vocabSize} rows`);
+  }
+
+  // Every tensor must be one the config calls for, with the shape it calls for.
+  const specs = new Map(parameterSpecs(cfg).map((s) => [s.name, s]));
+  const sourceTypes: Record<string, number> = {};
+  const tensors: TensorMap = new Map();
+  const fd = openSync(file, "r");
+  try {
+    g.tensors.forEach((t, i) => {
+      const name = ggufToHfName(t.name);
+      const spec = name === undefined ? undefined : specs.get(name);
+      if (name === undefined || spec === undefined) {
+        throw new InputError({ file, field: t.name }, `tensor not part of a ${cfg.architecture} model with this configuration`);
+      }
+      const shape = [...t.dims].reverse();
+      const want = spec.transposed ? [spec.shape[1], spec.shape[0]] : spec.shape;
+      if (shape.length !== want.length || shape.some((d, k) => d !== want[k])) {
+        throw new InputError({ file, field: t.name }, `shape [${shape.join(", ")}] (HF order) does not match the metadata (expected [${want.join(", ")}])`);
+      }
+      sourceTypes[ggmlTypeName(t.type)] = (sourceTypes[ggmlTypeName(t.type)] ?? 0) + 1;
+      let data = dequantize(t.type, readTensorBytes(g, t, fd), t.elements);
+      const heads = permutedHeads(cfg.architecture, name, cfg.numAttentionHeads, cfg.numKeyValueHeads);
+      if (heads !== null) data = permuteRows(data, heads, shape.length === 2 ? shape[1] : 1, false);
+      tensors.set(name, { shape, data });
+      opts.onProgress?.(i + 1, g.tensors.length);
+    });
+  } finally {
+    closeSync(fd);
+  }
+  for (const s of specs.values()) if (!tensors.has(s.name)) throw new InputError({ file }, `tensor for ${s.name} missing`);
+
+  // HF order (the spec order), so the folder matches one transformers saves.
+  const ordered: TensorMap = new Map([...specs.keys()].map((k) => [k, tensors.get(k)!]));
+  mkdirSync(dir, { recursive: true });
+  writeFileAtomic(join(dir, "model.safetensors"), serializeSafetensors(ordered, { format: "pt" }));
+  writeFileSync(join(dir, "config.json"), JSON.stringify(configToJson(cfg), null, 2) + "\n");
+  writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(tokenizer.tokenizerJson) + "\n");
+  writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify(tokenizer.tokenizerConfig, null, 2) + "\n");
+  if (tokenizer.chatTemplate !== null) writeFileSync(join(dir, "chat_template.jinja"), tokenizer.chatTemplate);
+  const gen: Record<string, unknown> = { bos_token_id: cfg.bosTokenId, eos_token_id: cfg.eosTokenIds.length === 1 ? cfg.eosTokenIds[0] : cfg.eosTokenIds };
+  if (cfg.padTokenId !== null) gen.pad_token_id = cfg.padTokenId;
+  writeFileSync(join(dir, "generation_config.json"), JSON.stringify(gen, null, 2) + "\n");
+  return { architecture: cfg.architecture, tensors: g.tensors.length, sourceTypes };
+}
