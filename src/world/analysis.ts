@@ -67,9 +67,11 @@ export function countWords(text: string): number {
 }
 
 /**
- * A reflection that changed a result: a correction step that replaces the written value `from` of `a op b` by
- * `to`. `fixed` when `to` is right and `from` was wrong, `broke` when `from` was right and `to` is wrong, and
- * neither when both are wrong.
+ * A reflection that changed a result: a check whose recomputed value `to` of `a op b` differs from the value
+ * `from` written for it before. A correction says so (`… is 392, not 382`); a confirmation that misjudged the
+ * comparison ("Yes, that's right" after recomputing another value) changes the result just the same, because the
+ * chain goes on from the checked value. `fixed` when `to` is right and `from` was wrong, `broke` when `from` was
+ * right and `to` is wrong, and neither when both are wrong.
  */
 export interface AnswerChange {
   step: number;
@@ -82,14 +84,23 @@ function applyOp(op: string, x: number, y: number): number {
   return op === "+" ? x + y : op === "-" ? x - y : x * y;
 }
 
-/** The changes the reflections of an analysed response made (a correction that restates the same value is none). */
+/** The changes the reflections of an analysed response made (a check that restates the same value is none). */
 export function reflectionChanges(steps: readonly AnalyzedStep[]): AnswerChange[] {
   const out: AnswerChange[] = [];
+  // The value last written for each operation, so that a confirmation can be compared with it.
+  const written = new Map<string, string>();
   steps.forEach((s, i) => {
-    if (s.kind !== "correct") return;
     const { a, b, op, r, w } = s.slots;
-    if (a === undefined || b === undefined || op === undefined || r === undefined || w === undefined) return;
-    const from = Number(w);
+    if (a === undefined || b === undefined || op === undefined || r === undefined) return;
+    const key = `${a}${op}${b}`;
+    if (s.kind === "direct" || s.kind === "decomposed") {
+      written.set(key, r);
+      return;
+    }
+    const before = s.kind === "correct" ? w : s.kind === "confirm" ? written.get(key) : undefined;
+    if (before === undefined) return;
+    written.set(key, r);
+    const from = Number(before);
     const to = Number(r);
     if (from === to) return;
     const truth = applyOp(op, Number(a), Number(b));

@@ -175,7 +175,7 @@ export function allShapes(): CompiledShape[] {
   const restOptions = [-1, 0, 1, 2];
   INTRO_TEMPLATES.forEach((_, i) => add("intro", i, -1, -1));
   for (const kind of ["direct", "decomposed"] as const) leadTable(kind).forEach((_, i) => restOptions.forEach((r) => add(kind, i, r, -1)));
-  CONFIRM_TEMPLATES.forEach((_, i) => [0, 1].forEach((rc) => add("confirm", i, -1, rc)));
+  CONFIRM_TEMPLATES.forEach((_, i) => [0, 1].forEach((rc) => restOptions.forEach((r) => add("confirm", i, r, rc))));
   CORRECT_TEMPLATES.forEach((_, i) => [0, 1].forEach((rc) => restOptions.forEach((r) => add("correct", i, r, rc))));
   VERIFY_TEMPLATES.forEach((_, i) => add("verify", i, -1, -1));
   CONCLUDE_TEMPLATES.forEach((_, i) => add("conclude", i, -1, -1));

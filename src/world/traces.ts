@@ -15,7 +15,7 @@
  */
 import { deriveSeed, Rng } from "../util/rng.js";
 import { canDecompose, columnsFor, COLUMN_STYLES, renderColumns } from "./columns.js";
-import { type Expr, operations, reduceWith, render, type Operation, type WorldProblem } from "./expression.js";
+import { evaluate, type Expr, operations, reduceWith, render, type Operation, type WorldProblem } from "./expression.js";
 import {
   composeTemplate,
   CONCLUDE_TEMPLATES,
@@ -54,6 +54,13 @@ export interface TracePolicy {
    * of error the model makes on big operands (one digit off), by size; the reflection finds and corrects it.
    */
   injectedError: readonly number[];
+  /**
+   * On hard levels, in a trace that never reflects: probability that a direct step on big operands is one digit
+   * off and nothing catches it, by size. The chain goes on from the wrong value to a wrong answer. This is what
+   * makes skipping the work on big operands a gamble (as it is for a real model that skips steps on a hard
+   * problem) rather than a shortcut that usually works.
+   */
+  uncaughtError: readonly number[];
   /** Probability that a reflection recomputes column by column (when the operation can be decomposed), easy / hard. */
   reflectByColumns: { easy: number; hard: number };
 }
@@ -65,7 +72,7 @@ export const DEFAULT_POLICY: TracePolicy = {
     normal: [0, 0.15, 0.5, 0.7, 0.8, 0.8],
     careful: [0, 0.5, 0.9, 1, 1, 1],
   },
-  reflective: { quick: 0.6, normal: 0.85, careful: 0.95 },
+  reflective: { quick: 0.75, normal: 0.9, careful: 0.97 },
   reflectAfterDirect: {
     quick: [0.3, 0.3, 0.5, 0.6, 0.6, 0.6],
     normal: [0.4, 0.4, 0.6, 0.8, 0.8, 0.8],
@@ -75,6 +82,7 @@ export const DEFAULT_POLICY: TracePolicy = {
   verifyAgain: 0.15,
   easyMaxLevel: 2,
   injectedError: [0, 0, 0.3, 0.4, 0.4, 0.4],
+  uncaughtError: [0, 0, 0.3, 0.4, 0.4, 0.4],
   reflectByColumns: { easy: 0.2, hard: 0.9 },
 };
 
@@ -100,6 +108,8 @@ export interface Trace {
   /** Whether the trace decomposes any operation or reflects (the "depth" the report compares). */
   usesDepth: boolean;
   injectedErrors: number;
+  /** Direct steps left wrong (then `answer` is wrong too). */
+  uncaughtErrors: number;
 }
 
 export const THINK_OPEN = "<think>\n";
@@ -123,6 +133,16 @@ function pickCare(rng: Rng, p: Record<Care, number>): Care {
   if (x < p.quick) return "quick";
   if (x < p.quick + p.normal) return "normal";
   return "careful";
+}
+
+/**
+ * A plausible wrong result for the next operation of `cur`, or the right one when every such error would take a
+ * later intermediate value to zero or below (answers stay positive integers).
+ */
+function plausibleWrongStep(rng: Rng, cur: Expr, value: number): number {
+  const wrong = plausibleError(rng, value);
+  const after = reduceWith(cur, wrong);
+  return wrong > 0 && operations(after).every((o) => o.value > 0) && evaluate(after) > 0 ? wrong : value;
 }
 
 /** A wrong result that looks plausible: one digit changed by ±1 (never the leading digit to zero). */
@@ -160,22 +180,31 @@ export function generateTrace(problem: Pick<WorldProblem, "id" | "level" | "expr
   steps.push(step("intro", rng.int(0, INTRO_TEMPLATES.length - 1), -1, -1, { expr: exprText }, { expr: exprText }));
 
   let cur: Expr = problem.expr;
-  const ops = operations(problem.expr);
-  ops.forEach((o, i) => {
+  let uncaughtErrors = 0;
+  // One operation at a time from the expression as written so far: after an uncaught error the later operations
+  // work on the wrong value.
+  for (let i = 0; ; i++) {
+    const pending = operations(cur);
+    const o = pending[0];
+    if (o === undefined) break;
     const size = sizeOf(o);
     const decomposable = canDecompose(o.op, o.left, o.right);
     const decompose = decomposable && rng.next() < at(policy.decompose[care], size);
     const pReflect = decompose ? policy.reflectAfterDecomposed[care] : at(policy.reflectAfterDirect[care], size);
     const reflect = reflective && rng.next() < pReflect;
-    const isLast = i === ops.length - 1;
+    const isLast = pending.length === 1;
     const eq = { a: String(o.left), op: o.op, b: String(o.right) };
     const ord = i === 0 ? "First" : rng.pick(["Next", "Then"]);
 
     // On hard levels a direct result followed by a reflection is sometimes written wrong, and the reflection
     // (column by column) corrects it: checking pays where the direct computation of big operands is unreliable.
     const wrong = hard && !decompose && reflect && rng.next() < at(policy.injectedError, size);
-    const written = wrong ? plausibleError(rng, o.value) : o.value;
-    if (wrong) injectedErrors++;
+    const uncaught = hard && !decompose && !reflective && rng.next() < at(policy.uncaughtError, size);
+    const written = wrong || uncaught ? plausibleWrongStep(rng, cur, o.value) : o.value;
+    const caught = wrong && written !== o.value;
+    const left = uncaught && written !== o.value;
+    if (caught) injectedErrors++;
+    if (left) uncaughtErrors++;
     const afterWritten = reduceWith(cur, written);
     const afterTrue = reduceWith(cur, o.value);
     const restChoice = isLast ? -1 : rng.int(0, REST_TEMPLATES.length - 1);
@@ -205,29 +234,35 @@ export function generateTrace(problem: Pick<WorldProblem, "id" | "level" | "expr
       const shortBase = { ...base, cols: byColumns ? renderColumns(cols, 0) : undefined };
       const recompute = byColumns ? 1 : 0;
       const lead = rng.int(0, CONFIRM_TEMPLATES.length - 1);
-      if (wrong) {
+      if (caught) {
         const rest = isLast ? -1 : rng.int(0, REST_TEMPLATES.length - 1);
         const tail = isLast ? {} : { rest: render(afterTrue) };
         const slots = { ...base, w: String(written), ...tail };
         steps.push(step("correct", lead, rest, recompute, slots, { ...shortBase, w: String(written), ...tail }));
       } else {
-        steps.push(step("confirm", lead, -1, recompute, base, shortBase));
+        // A check also puts its recomputed result back into the expression, as a correction does: the chain goes
+        // on from the value the check found, never from the earlier line. A model that misjudges whether the
+        // two agree (the comparison is the hard part for a small model) still continues with the checked value.
+        const rest = isLast ? -1 : rng.int(0, REST_TEMPLATES.length - 1);
+        const tail = isLast ? {} : { rest: render(afterTrue) };
+        steps.push(step("confirm", lead, rest, recompute, { ...base, ...tail }, { ...shortBase, ...tail }));
       }
     }
-    cur = afterTrue;
-  });
+    cur = left ? afterWritten : afterTrue;
+  }
 
   // A reflective trace that has not re-checked anything verifies its answer at the end (and some that did, too).
   if (reflective && (reflections === 0 || rng.next() < policy.verifyAgain)) {
     usesDepth = true;
-    const chain = ops.map((o) => `${o.left}${o.op}${o.right}=${o.value}`).join(", ");
+    // Only traces that never reflect leave errors, so a verified chain is the true one.
+    const chain = operations(problem.expr).map((o) => `${o.left}${o.op}${o.right}=${o.value}`).join(", ");
     steps.push(step("verify", rng.int(0, VERIFY_TEMPLATES.length - 1), -1, -1, { chain }, { chain }));
   }
 
-  const answer = problem.answer;
+  const answer = evaluate(cur);
   steps.push(step("conclude", rng.int(0, CONCLUDE_TEMPLATES.length - 1), -1, -1, { r: String(answer) }, { r: String(answer) }));
   const response = THINK_OPEN + steps.map((s) => s.text).join("\n\n") + THINK_CLOSE + answerLine(answer);
-  return { problemId: problem.id, care, steps, response, answer, usesDepth, injectedErrors };
+  return { problemId: problem.id, care, steps, response, answer, usesDepth, injectedErrors, uncaughtErrors };
 }
 
 /**

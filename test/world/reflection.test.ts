@@ -67,6 +67,27 @@ describe("results changed by reflection", () => {
     expect(analyzeResponse(response(["Compute 47*8.", "47*8=376.", "Check: 47*8=376, not 376.", "So the answer is 376."], 376)).changes).toEqual([]);
   });
 
+  it("count a confirmation that recomputed another value than the one written as a change (the chain goes on from the checked value)", () => {
+    const misjudged = response(
+      [
+        "Compute 47*8+5.",
+        "47*8=386. Now 386+5.",
+        "Wait, let me double-check that. ones: 7*8=56, write 6 carry 5; tens: 4*8+5=37, so 47*8=376. Yes, that's right. Now 376+5.",
+        "376+5=381.",
+        "So the answer is 381.",
+      ],
+      381,
+    );
+    const a = analyzeResponse(misjudged);
+    expect(a.unknownSteps).toBe(0);
+    expect(a.steps[2]!.kind).toBe("confirm");
+    expect(a.changes).toEqual([{ step: 2, from: 386, to: 376, outcome: "fixed" }]);
+    // A confirmation of the value written before changes nothing, with or without the expression put back.
+    const agreed = response(["Compute 47*8+5.", "47*8=376. Now 376+5.", "Check: 47*8=376. Correct. Now 376+5.", "376+5=381.", "So the answer is 381."], 381);
+    expect(analyzeResponse(agreed).changes).toEqual([]);
+    expect(analyzeResponse(agreed).unknownSteps).toBe(0);
+  });
+
   it("recognise every reflection kind, with and without markers", () => {
     for (const text of [FIXED, BROKE, NEITHER, CONFIRMED]) {
       const a = analyzeResponse(text);
