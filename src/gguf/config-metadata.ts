@@ -27,11 +27,18 @@ export function configToMetadata(cfg: LlamaConfig): Metadata {
   return out;
 }
 
-/**
- * The config.json object a GGUF file describes. `hasOutput` says whether the file has its own `output.weight`
- * (else the embeddings are tied); `embeddingRows` is token_embd's row count (the vocab size when no key says).
- */
-export function metadataToConfigJson(m: MetadataView, hasOutput: boolean, embeddingRows: number): Record<string, unknown> {
+/** What the tensor list says about the config (GGUF has no metadata keys for these). */
+export interface TensorFacts {
+  /** The file has its own `output.weight`; else the embeddings are tied. */
+  hasOutput: boolean;
+  /** Layer 0 has attention biases (`attention_bias` for llama and qwen3; qwen2 always has them). */
+  hasAttentionBias: boolean;
+  /** token_embd's row count: the vocab size when no key says. */
+  embeddingRows: number;
+}
+
+/** The config.json object a GGUF file describes. */
+export function metadataToConfigJson(m: MetadataView, facts: TensorFacts): Record<string, unknown> {
   const arch = m.requiredString("general.architecture");
   if (!(ARCHITECTURES as readonly string[]).includes(arch)) {
     throw new InputError({ file: m.file, field: "general.architecture" }, `the embedded engine runs ${ARCHITECTURES.join(", ")}, got ${JSON.stringify(arch)}`);
@@ -52,7 +59,7 @@ export function metadataToConfigJson(m: MetadataView, hasOutput: boolean, embedd
   if (valueLength !== undefined && valueLength !== headDim) {
     throw new InputError({ file: m.file, field: `${a}.attention.value_length` }, `differs from key_length ${headDim}`);
   }
-  const vocab = m.integer(`${a}.vocab_size`) ?? embeddingRows;
+  const vocab = m.integer(`${a}.vocab_size`) ?? facts.embeddingRows;
   const optId = (key: string): number | null => m.integer(key) ?? null;
   return {
     architectures: [{ llama: "LlamaForCausalLM", qwen2: "Qwen2ForCausalLM", qwen3: "Qwen3ForCausalLM" }[a]],
@@ -67,7 +74,8 @@ export function metadataToConfigJson(m: MetadataView, hasOutput: boolean, embedd
     rms_norm_eps: shortestFloat32(m.requiredNumber(`${a}.attention.layer_norm_rms_epsilon`)),
     rope_theta: shortestFloat32(m.number(`${a}.rope.freq_base`) ?? 10000),
     max_position_embeddings: m.integer(`${a}.context_length`) ?? 2048,
-    tie_word_embeddings: !hasOutput,
+    tie_word_embeddings: !facts.hasOutput,
+    ...(a !== "qwen2" ? { attention_bias: facts.hasAttentionBias } : {}),
     bos_token_id: optId("tokenizer.ggml.bos_token_id"),
     eos_token_id: optId("tokenizer.ggml.eos_token_id"),
     pad_token_id: optId("tokenizer.ggml.padding_token_id"),
@@ -88,8 +96,8 @@ function shortestFloat32(x: number): number {
 }
 
 /** Checks the object as config.json would be checked, so a bad file fails here naming the GGUF key. */
-export function configFromMetadata(m: MetadataView, hasOutput: boolean, embeddingRows: number): LlamaConfig {
-  return parseConfigJson(metadataToConfigJson(m, hasOutput, embeddingRows), m.file);
+export function configFromMetadata(m: MetadataView, facts: TensorFacts): LlamaConfig {
+  return parseConfigJson(metadataToConfigJson(m, facts), m.file);
 }
 
 /** llama.cpp's `rope_freqs` for Llama 3 scaling: the factor dividing each rotary frequency. */

@@ -38,7 +38,7 @@ export async function convertGgufToFolder(file: string, dir: string, opts: Conve
   }
   const embd = byName.get("token_embd.weight");
   if (embd === undefined) throw new InputError({ file, field: "token_embd.weight" }, "tensor missing");
-  const cfg = configFromMetadata(m, byName.has("output.weight"), embd.dims[1] ?? 0);
+  const cfg = configFromMetadata(m, { hasOutput: byName.has("output.weight"), hasAttentionBias: byName.has("blk.0.attn_q.bias"), embeddingRows: embd.dims[1] ?? 0 });
   const tokenizer = ggufTokenizerToHf(m, cfg.maxPositionEmbeddings);
   const tokenCount = m.stringArray("tokenizer.ggml.tokens")?.length ?? 0;
   if (tokenCount > cfg.vocabSize) {

@@ -11,7 +11,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { convertGgufToFolder, dequantize, readGguf, readTensorBytes, writeGgufFromFolder } from "../../src/gguf/index.js";
 import { ggmlTypeName } from "../../src/gguf/constants.js";
 import { permuteRows } from "../../src/gguf/tensor-names.js";
-import { loadModelFolder, type ModelFolder } from "../../src/model/folder.js";
+import { makeConfig } from "../../src/model/config.js";
+import { loadModelFolder, saveModelFolder, type ModelFolder } from "../../src/model/folder.js";
+import { randomWeights } from "../../src/model/weights.js";
 import { repoRoot, runCli, tempDir } from "../helpers.js";
 import { readF32, runReference } from "../model/reference.js";
 
@@ -26,6 +28,7 @@ interface Check {
   tensors: Record<string, { type: string; max_abs_diff: number; f16_exact?: boolean; q8_0_bytes_equal?: boolean }>;
   metadata: Record<string, unknown>;
   tokens: number;
+  extra: string[];
 }
 const checks = new Map<string, Check>();
 let original: ModelFolder;
@@ -142,6 +145,51 @@ describe("the built-in world model through GGUF", () => {
     const there = permuteRows(x, 3, 5, true);
     expect(Array.from(there.subarray(0, 20))).toEqual([0, 1, 2, 3, 4, 20, 21, 22, 23, 24, 5, 6, 7, 8, 9, 25, 26, 27, 28, 29]);
     expect(Array.from(permuteRows(there, 3, 5, false))).toEqual(Array.from(x));
+  });
+});
+
+describe("Qwen2, Qwen3 and Llama 3 rotary scaling through GGUF", () => {
+  // The world tokenizer's end token, which the GGUF records as its EOS and padding ids.
+  const base = { vocabSize: 624, hiddenSize: 64, numHiddenLayers: 2, intermediateSize: 96, maxPositionEmbeddings: 256, eosTokenIds: [0], padTokenId: 0 };
+  const models = [
+    { name: "Qwen2 (q/k/v biases, GQA)", config: makeConfig({ ...base, architecture: "qwen2", numAttentionHeads: 4, numKeyValueHeads: 2, ropeTheta: 1e6, rmsNormEps: 1e-6 }) },
+    { name: "Qwen3 (q/k head norms, head_dim 32, tied)", config: makeConfig({ ...base, architecture: "qwen3", numAttentionHeads: 4, numKeyValueHeads: 1, headDim: 32, tieWordEmbeddings: true }) },
+    { name: "Llama with attention biases", config: makeConfig({ ...base, numAttentionHeads: 4, numKeyValueHeads: 2, qkvBias: true, oBias: true }) },
+  ];
+
+  for (const m of models) {
+    it(`${m.name}: gguf-py reads the tensors unchanged (unpermuted for Qwen) and the folder comes back identical`, async () => {
+      const dir = join(work, `model-${m.config.architecture}-${m.config.qkvBias}`);
+      const weights = randomWeights(m.config, 3, { std: 0.05, randomNorms: true });
+      saveModelFolder(dir, { config: m.config, weights, tokenizer: original.tokenizer.files });
+      const file = `${dir}.gguf`;
+      await writeGgufFromFolder(dir, file, { type: "f32" });
+      const out = `${dir}-check.json`;
+      await runReference("gguf_reference.py", ["check", "--gguf", file, "--folder", dir, "--out", out]);
+      const c = JSON.parse(readFileSync(out, "utf8")) as Check;
+      expect(c.metadata["general.architecture"]).toBe(m.config.architecture);
+      expect(c.extra).toEqual([]);
+      for (const [name, t] of Object.entries(c.tensors)) expect(t.max_abs_diff, name).toBe(0);
+      await convertGgufToFolder(file, `${dir}-back`);
+      const b = loadModelFolder(`${dir}-back`);
+      expect(b.config).toEqual(m.config);
+      for (const [k, v] of weights) expect(b.weights.get(k), k).toEqual(v);
+    });
+  }
+
+  it("Llama 3 rotary scaling is written as llama.cpp's rope_freqs tensor, and such a file is refused on the way back", async () => {
+    const config = makeConfig({ ...base, numAttentionHeads: 4, ropeScaling: { type: "llama3", factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 64 } });
+    const dir = join(work, "model-llama3");
+    saveModelFolder(dir, { config, weights: randomWeights(config, 4), tokenizer: original.tokenizer.files });
+    await writeGgufFromFolder(dir, `${dir}.gguf`, { type: "f16" });
+    const g = readGguf(`${dir}.gguf`);
+    const freqs = g.tensors.find((t) => t.name === "rope_freqs.weight")!;
+    expect(freqs.dims).toEqual([8]);
+    const factors = Array.from(dequantize(freqs.type, readTensorBytes(g, freqs), freqs.elements));
+    // High frequencies are left alone, the lowest slowed by the full factor.
+    expect(factors[0]).toBe(1);
+    expect(factors[7]).toBe(8);
+    await expect(convertGgufToFolder(`${dir}.gguf`, `${dir}-back`)).rejects.toThrow(/field "rope_freqs\.weight": per-frequency rotary factors/);
   });
 });
 

@@ -9,7 +9,8 @@ Subcommands (paths are given by the TypeScript tests):
       Reads a GGUF written by the TypeScript writer from the HF folder DIR with gguf-py's GGUFReader. Writes
       {"tensors": {name: {"type", "max_abs_diff" (dequantised vs the folder's tensor, llama q/k rows permuted as
       llama.cpp's converter does), "f16_exact" (F16 equals numpy's float16 rounding), "q8_0_bytes_equal" (Q8_0
-      bytes equal gguf.quants.quantize)}}, "metadata": {key: value for scalar keys}, "tokens": count}.
+      bytes equal gguf.quants.quantize)}}, "metadata": {key: value for scalar keys}, "tokens": count,
+      "extra": [names of tensors with no HF counterpart]}.
   smollm2 --gguf FILE --texts TEXTS.json --real REAL.txt --chat CHAT.json --new N --out OUT.json
       transformers (CPU, float32) loads the GGUF with gguf_file=: token ids of every text; logits of the first 200
       tokens of REAL.txt (OUT.json's "real_ids", logits to OUT.json + ".logits.f32"); the chat prompt's ids
@@ -91,8 +92,11 @@ def cmd_check(args: argparse.Namespace) -> None:
         g = names.get_name(base)
         if g is not None:
             to_hf[f"{g}.{suffix}"] = hf_name
-    out = {"tensors": {}, "metadata": {}, "tokens": 0}
+    out = {"tensors": {}, "metadata": {}, "tokens": 0, "extra": []}
     for t in reader.tensors:
+        if t.name not in to_hf:
+            out["extra"].append(t.name)  # llama.cpp-only tensors such as rope_freqs
+            continue
         ref = hf[to_hf[t.name]]
         if arch == "llama" and ".attn_q." in t.name:
             ref = llama_permute(ref, cfg["num_attention_heads"])
