@@ -6,14 +6,13 @@
 import { closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { configToJson } from "../model/config.js";
-import { serializeSafetensors, type TensorMap } from "../model/safetensors.js";
 import { parameterSpecs } from "../model/weights.js";
-import { writeFileAtomic } from "../util/atomic-file.js";
 import { InputError } from "../util/errors.js";
 import { configFromMetadata } from "./config-metadata.js";
-import { ggmlTypeName } from "./constants.js";
+import { BLOCK, ggmlTypeName } from "./constants.js";
 import { dequantize } from "./dequantize.js";
-import { readGguf, readTensorBytes } from "./read.js";
+import { readGguf, readTensorBytes, type TensorInfo } from "./read.js";
+import { writeSafetensorsStream } from "./safetensors-stream.js";
 import { ggufToHfName, permuteRows, permutedHeads } from "./tensor-names.js";
 import { ggufTokenizerToHf } from "./tokenizer.js";
 
@@ -45,39 +44,48 @@ export async function convertGgufToFolder(file: string, dir: string, opts: Conve
     throw new InputError({ file, field: "tokenizer.ggml.tokens" }, `${tokenCount} tokens but the model's vocabulary has ${cfg.vocabSize} rows`);
   }
 
-  // Every tensor must be one the config calls for, with the shape it calls for.
+  // Every tensor must be one the config calls for, with the shape it calls for (checked before anything is written).
   const specs = new Map(parameterSpecs(cfg).map((s) => [s.name, s]));
   const sourceTypes: Record<string, number> = {};
-  const tensors: TensorMap = new Map();
+  const byHfName = new Map<string, { info: TensorInfo; shape: number[] }>();
+  for (const t of g.tensors) {
+    const name = ggufToHfName(t.name);
+    const spec = name === undefined ? undefined : specs.get(name);
+    if (name === undefined || spec === undefined) {
+      throw new InputError({ file, field: t.name }, `tensor not part of a ${cfg.architecture} model with this configuration`);
+    }
+    const shape = [...t.dims].reverse();
+    const want = spec.transposed ? [spec.shape[1], spec.shape[0]] : spec.shape;
+    if (shape.length !== want.length || shape.some((d, k) => d !== want[k])) {
+      throw new InputError({ file, field: t.name }, `shape [${shape.join(", ")}] (HF order) does not match the metadata (expected [${want.join(", ")}])`);
+    }
+    if (BLOCK[t.type] === undefined) readTensorBytes(g, t); // refuses the type, naming the tensor
+    sourceTypes[ggmlTypeName(t.type)] = (sourceTypes[ggmlTypeName(t.type)] ?? 0) + 1;
+    byHfName.set(name, { info: t, shape });
+  }
+  for (const s of specs.values()) if (!byHfName.has(s.name)) throw new InputError({ file }, `tensor for ${s.name} missing`);
+
+  // One tensor in memory at a time: models whose F32 weights exceed a Node buffer convert too. HF order (the spec
+  // order), so the folder matches one transformers saves.
+  mkdirSync(dir, { recursive: true });
+  const order = [...specs.keys()].map((name) => ({ name, ...byHfName.get(name)! }));
   const fd = openSync(file, "r");
   try {
-    g.tensors.forEach((t, i) => {
-      const name = ggufToHfName(t.name);
-      const spec = name === undefined ? undefined : specs.get(name);
-      if (name === undefined || spec === undefined) {
-        throw new InputError({ file, field: t.name }, `tensor not part of a ${cfg.architecture} model with this configuration`);
-      }
-      const shape = [...t.dims].reverse();
-      const want = spec.transposed ? [spec.shape[1], spec.shape[0]] : spec.shape;
-      if (shape.length !== want.length || shape.some((d, k) => d !== want[k])) {
-        throw new InputError({ file, field: t.name }, `shape [${shape.join(", ")}] (HF order) does not match the metadata (expected [${want.join(", ")}])`);
-      }
-      sourceTypes[ggmlTypeName(t.type)] = (sourceTypes[ggmlTypeName(t.type)] ?? 0) + 1;
-      let data = dequantize(t.type, readTensorBytes(g, t, fd), t.elements);
-      const heads = permutedHeads(cfg.architecture, name, cfg.numAttentionHeads, cfg.numKeyValueHeads);
-      if (heads !== null) data = permuteRows(data, heads, shape.length === 2 ? shape[1] : 1, false);
-      tensors.set(name, { shape, data });
-      opts.onProgress?.(i + 1, g.tensors.length);
-    });
+    writeSafetensorsStream(
+      join(dir, "model.safetensors"),
+      order.map(({ name, shape }) => ({ name, shape })),
+      (i) => {
+        const { name, info, shape } = order[i];
+        let data = dequantize(info.type, readTensorBytes(g, info, fd), info.elements);
+        const heads = permutedHeads(cfg.architecture, name, cfg.numAttentionHeads, cfg.numKeyValueHeads);
+        if (heads !== null) data = permuteRows(data, heads, shape.length === 2 ? shape[1] : 1, false);
+        opts.onProgress?.(i + 1, order.length);
+        return data;
+      },
+    );
   } finally {
     closeSync(fd);
   }
-  for (const s of specs.values()) if (!tensors.has(s.name)) throw new InputError({ file }, `tensor for ${s.name} missing`);
-
-  // HF order (the spec order), so the folder matches one transformers saves.
-  const ordered: TensorMap = new Map([...specs.keys()].map((k) => [k, tensors.get(k)!]));
-  mkdirSync(dir, { recursive: true });
-  writeFileAtomic(join(dir, "model.safetensors"), serializeSafetensors(ordered, { format: "pt" }));
   writeFileSync(join(dir, "config.json"), JSON.stringify(configToJson(cfg), null, 2) + "\n");
   writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(tokenizer.tokenizerJson) + "\n");
   writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify(tokenizer.tokenizerConfig, null, 2) + "\n");
