@@ -3,7 +3,6 @@ import { existsSync, readFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { parseJsonText } from "../data/json-error.js";
 import { parseConfigJson } from "../model/config.js";
-import { readSafetensorsFile } from "../model/safetensors.js";
 import { parameterSpecs } from "../model/weights.js";
 import { InputError, UserError } from "../util/errors.js";
 import { FILE_TYPE, GGML_TYPE, OUTPUT_TYPES, type OutputType } from "./constants.js";
@@ -11,6 +10,7 @@ import { configToMetadata, ropeFreqFactors } from "./config-metadata.js";
 import { meta, type Metadata } from "./metadata.js";
 import { encodeTensor } from "./quantize.js";
 import { hfToGgufName, permuteRows, permutedHeads } from "./tensor-names.js";
+import { LazySafetensors } from "./safetensors-lazy.js";
 import { hfTokenizerToGguf } from "./tokenizer.js";
 import { writeGgufFile, type TensorToWrite } from "./write.js";
 
@@ -36,7 +36,7 @@ function storageType(out: OutputType, dims: number[]): number {
 export async function writeGgufFromFolder(folder: string, out: string, opts: WriteGgufOptions): Promise<void> {
   if (!OUTPUT_TYPES.includes(opts.type)) throw new UserError(`GGUF type ${JSON.stringify(opts.type)} is not supported (${OUTPUT_TYPES.join(", ")})`);
   if (!existsSync(folder)) throw new UserError(`model folder ${folder} does not exist`);
-  for (const f of ["config.json", "tokenizer.json", "model.safetensors"]) {
+  for (const f of ["config.json", "tokenizer.json"]) {
     if (!existsSync(join(folder, f))) throw new InputError({ file: join(folder, f) }, "file missing (an HF model folder needs config.json, model.safetensors and tokenizer.json)");
   }
   const configFile = join(folder, "config.json");
@@ -66,29 +66,36 @@ export async function writeGgufFromFolder(folder: string, out: string, opts: Wri
   });
   for (const [k, v] of tokenizerMeta) metadata.set(k, v);
 
-  const weightsFile = join(folder, "model.safetensors");
-  const { tensors } = readSafetensorsFile(weightsFile);
+  const tensors = LazySafetensors.openFolder(folder);
   const toWrite: TensorToWrite[] = [];
   if (cfg.ropeScaling !== null) {
     const factors = ropeFreqFactors(cfg.headDim, cfg.ropeTheta, cfg.ropeScaling);
     toWrite.push({ name: "rope_freqs.weight", dims: [factors.length], type: GGML_TYPE.F32, encode: () => encodeTensor(GGML_TYPE.F32, factors) });
   }
   for (const spec of parameterSpecs(cfg)) {
-    const t = tensors.get(spec.name);
-    if (t === undefined) throw new InputError({ file: weightsFile, field: spec.name }, "tensor missing");
+    const shape = tensors.shape(spec.name);
+    if (shape === undefined) throw new InputError({ file: join(folder, "model.safetensors"), field: spec.name }, "tensor missing");
     const hfShape = spec.transposed ? [spec.shape[1], spec.shape[0]] : spec.shape;
-    if (t.shape.length !== hfShape.length || t.shape.some((d, i) => d !== hfShape[i])) {
-      throw new InputError({ file: weightsFile, field: spec.name }, `shape [${t.shape.join(", ")}] does not match config.json (expected [${hfShape.join(", ")}])`);
+    if (shape.length !== hfShape.length || shape.some((d, i) => d !== hfShape[i])) {
+      throw new InputError({ file: tensors.file(spec.name)!, field: spec.name }, `shape [${shape.join(", ")}] does not match config.json (expected [${hfShape.join(", ")}])`);
     }
     const name = hfToGgufName(spec.name);
     if (name === undefined) throw new Error(`no GGUF name for ${spec.name}`);
     // ggml lists dimensions fastest first: HF [out, in] is [in, out] there, with the same bytes.
-    const dims = [...t.shape].reverse();
+    const dims = [...shape].reverse();
     const type = storageType(opts.type, dims);
     const heads = permutedHeads(cfg.architecture, spec.name, cfg.numAttentionHeads, cfg.numKeyValueHeads);
-    const data = t.data;
-    const cols = t.shape.length === 2 ? t.shape[1] : 1;
-    toWrite.push({ name, dims, type, encode: () => encodeTensor(type, heads === null ? data : permuteRows(data, heads, cols, true)) });
+    const cols = shape.length === 2 ? shape[1] : 1;
+    // Read when written: one tensor in memory at a time.
+    toWrite.push({
+      name,
+      dims,
+      type,
+      encode: () => {
+        const data = tensors.read(spec.name);
+        return encodeTensor(type, heads === null ? data : permuteRows(data, heads, cols, true));
+      },
+    });
   }
   writeGgufFile(out, metadata, toWrite, opts.onProgress);
 }

@@ -140,6 +140,29 @@ describe("the built-in world model through GGUF", () => {
     expect(maxDiff(original, b)).toBeLessThan(0.01);
   });
 
+  it("a bfloat16 folder sharded as transformers saves large models converts with every value read exactly", async () => {
+    const sharded = join(work, "world-bf16-sharded");
+    await runReference("gguf_reference.py", ["shard", "--folder", worldBase, "--out", sharded]);
+    await writeGgufFromFolder(sharded, `${sharded}.gguf`, { type: "f32" });
+    await convertGgufToFolder(`${sharded}.gguf`, `${sharded}-back`);
+    const b = loadModelFolder(`${sharded}-back`);
+    // float32 → bfloat16 rounds to nearest even on the top 16 bits.
+    const bits = new Uint32Array(1);
+    const f = new Float32Array(bits.buffer);
+    const toBf16 = (x: number): number => {
+      f[0] = x;
+      bits[0] = ((bits[0] + 0x7fff + ((bits[0] >>> 16) & 1)) >>> 16) << 16;
+      return f[0];
+    };
+    let mismatches = 0;
+    for (const [k, v] of original.weights) {
+      const w = b.weights.get(k)!;
+      for (let i = 0; i < v.length; i++) if (w[i] !== toBf16(v[i])) mismatches++;
+    }
+    expect(mismatches).toBe(0);
+    expect(maxDiff(original, b)).toBeGreaterThan(0);
+  });
+
   it("llama.cpp's q/k row permutation is undone exactly", () => {
     const x = Float32Array.from({ length: 3 * 8 * 5 }, (_, i) => i);
     const there = permuteRows(x, 3, 5, true);

@@ -11,6 +11,9 @@ Subcommands (paths are given by the TypeScript tests):
       llama.cpp's converter does), "f16_exact" (F16 equals numpy's float16 rounding), "q8_0_bytes_equal" (Q8_0
       bytes equal gguf.quants.quantize)}}, "metadata": {key: value for scalar keys}, "tokens": count,
       "extra": [names of tensors with no HF counterpart]}.
+  shard --folder DIR --out DIR2
+      Copies the HF folder DIR to DIR2 with its weights in bfloat16 split over two shards and a
+      model.safetensors.index.json, as transformers saves large models.
   smollm2 --gguf FILE --texts TEXTS.json --real REAL.txt --chat CHAT.json --new N --out OUT.json
       transformers (CPU, float32) loads the GGUF with gguf_file=: token ids of every text; logits of the first 200
       tokens of REAL.txt (OUT.json's "real_ids", logits to OUT.json + ".logits.f32"); the chat prompt's ids
@@ -122,6 +125,28 @@ def cmd_check(args: argparse.Namespace) -> None:
         json.dump(out, f)
 
 
+def cmd_shard(args: argparse.Namespace) -> None:
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    os.makedirs(args.out, exist_ok=True)
+    for f in os.listdir(args.folder):
+        if f.endswith(".json") or f.endswith(".jinja"):
+            shutil.copy(os.path.join(args.folder, f), os.path.join(args.out, f))
+    tensors = {k: v.to(torch.bfloat16) for k, v in load_file(os.path.join(args.folder, "model.safetensors")).items()}
+    names = list(tensors)
+    half = len(names) // 2
+    weight_map = {}
+    for i, part in enumerate([names[:half], names[half:]]):
+        shard = f"model-{i + 1:05d}-of-00002.safetensors"
+        save_file({k: tensors[k] for k in part}, os.path.join(args.out, shard), metadata={"format": "pt"})
+        weight_map.update({k: shard for k in part})
+    with open(os.path.join(args.out, "model.safetensors.index.json"), "w") as f:
+        json.dump({"metadata": {}, "weight_map": weight_map}, f)
+
+
 def cmd_smollm2(args: argparse.Namespace) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -186,6 +211,9 @@ def main() -> None:
     p.add_argument("--gguf", required=True)
     p.add_argument("--folder", required=True)
     p.add_argument("--out", required=True)
+    p = sub.add_parser("shard")
+    p.add_argument("--folder", required=True)
+    p.add_argument("--out", required=True)
     p = sub.add_parser("smollm2")
     p.add_argument("--gguf", required=True)
     p.add_argument("--texts", required=True)
@@ -194,7 +222,7 @@ def main() -> None:
     p.add_argument("--new", type=int, default=64)
     p.add_argument("--out", required=True)
     args = parser.parse_args()
-    {"quants": cmd_quants, "check": cmd_check, "smollm2": cmd_smollm2}[args.cmd](args)
+    {"quants": cmd_quants, "check": cmd_check, "shard": cmd_shard, "smollm2": cmd_smollm2}[args.cmd](args)
 
 
 if __name__ == "__main__":
