@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { convertGgufToFolder, dequantize, readGguf, readTensorBytes, writeGgufFromFolder } from "../../src/gguf/index.js";
+import { convertGgufToFolder, convertModel, dequantize, readGguf, readTensorBytes, writeGgufFromFolder } from "../../src/gguf/index.js";
 import { ggmlTypeName } from "../../src/gguf/constants.js";
 import { permuteRows } from "../../src/gguf/tensor-names.js";
 import { makeConfig } from "../../src/model/config.js";
@@ -259,6 +259,18 @@ describe("bad GGUF files", () => {
     return expect(convertGgufToFolder(write("arch.gguf", arch), join(work, "arch-out"))).rejects.toThrow(/field "general\.architecture": the embedded engine runs llama, qwen2, qwen3, got "gemma"/);
   });
 
+  it("the CLI converts both ways and reports what it did", () => {
+    const file = join(work, "cli.gguf");
+    const there = runCli(["convert", worldBase, file, "--type", "q8_0", "--json"]);
+    expect(there.status, there.stderr).toBe(0);
+    expect(JSON.parse(there.stdout)).toMatchObject({ direction: "folder-to-gguf", type: "q8_0", output: file });
+    const dir = join(work, "cli-back");
+    const back = runCli(["convert", file, dir, "--json"]);
+    expect(back.status, back.stderr).toBe(0);
+    expect(JSON.parse(back.stdout)).toMatchObject({ direction: "gguf-to-folder", architecture: "llama", tensors: 57, sourceTypes: { Q8_0: 44, F32: 13 } });
+    expect(loadModelFolder(dir).config).toEqual(original.config);
+  });
+
   it("the CLI exits 2 with the message and writes nothing", () => {
     const b = bytes();
     const f = write("cli-cut.gguf", b.subarray(0, b.length - 10));
@@ -267,8 +279,11 @@ describe("bad GGUF files", () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/cli-cut\.gguf: field "output\.weight": tensor data .* \(truncated\?\)/);
     expect(existsSync(out)).toBe(false);
-    const wrongType = runCli(["convert", worldBase, join(work, "x.gguf"), "--type", "q4_0"]);
-    expect(wrongType.status).toBe(2);
-    expect(wrongType.stderr).toMatch(/--type: expected one of f32, f16, q8_0, got "q4_0"/);
+  });
+
+  it("convert refuses a type it cannot write, and --type when reading a GGUF", async () => {
+    await expect(convertModel(worldBase, join(work, "x.gguf"), { type: "q4_0" })).rejects.toThrow(/--type: expected one of f32, f16, q8_0, got "q4_0"/);
+    await expect(convertModel(gguf("f32"), join(work, "x-folder"), { type: "f16" })).rejects.toThrow(/--type applies to folder → GGUF/);
+    expect(existsSync(join(work, "x.gguf"))).toBe(false);
   });
 });
