@@ -6,7 +6,7 @@
  * unreachable server or an engine this build does not have fails here with a UserError (exit 2) that names
  * the problem. Engine modules are imported lazily so `--help` and light commands never load tfjs.
  *
- * Adding an engine (llama.cpp) is one entry in `openers`; the server engines (vllm, sglang, llama-server, ollama,
+ * Adding an engine is one entry in `openers`; the server engines (vllm, sglang, llama-server, ollama,
  * openai) share one opener over src/engines/http/.
  */
 import { existsSync, statSync } from "node:fs";
@@ -27,7 +27,7 @@ export interface OpenEngineOptions {
   probeTimeoutMs?: number;
   /**
    * Embedded engine: worker threads (0 runs the model on the calling thread, best for a handful of sequences);
-   * default one per core, at most 8. Engines that run elsewhere (a server) ignore it.
+   * default one per core, at most 8. llamacpp: CPU threads (default one per core). Server engines ignore it.
    */
   workers?: number;
 }
@@ -108,10 +108,12 @@ async function openServer(spec: EngineSpec, opts: ResolvedOpenOptions): Promise<
   });
 }
 
+/** A GGUF file in llama.cpp (src/engines/llamacpp/); `workers`, when given, is its CPU thread count. */
 async function openLlamaCpp(spec: EngineSpec, opts: ResolvedOpenOptions): Promise<Engine> {
   const path = resolveModelPath(spec.model, opts.cwd);
   if (!existsSync(path)) throw new UserError(`GGUF model not found: ${spec.model} (looked at ${path})`);
-  throw new UserError(`engine llamacpp: this version of tokensqueeze has no llama.cpp engine yet; use --engine embedded`);
+  const { LlamaCppEngine } = await import("./llamacpp/engine.js");
+  return LlamaCppEngine.open(path, { name: spec.model, threads: opts.workers === undefined ? undefined : Math.max(1, opts.workers) });
 }
 
 /**
