@@ -32,8 +32,13 @@ export const GGML_TYPE = {
   F16: 1,
   Q4_0: 2,
   Q4_1: 3,
+  Q5_0: 6,
+  Q5_1: 7,
   Q8_0: 8,
+  Q2_K: 10,
+  Q3_K: 11,
   Q4_K: 12,
+  Q5_K: 13,
   Q6_K: 14,
   BF16: 30,
 } as const;
@@ -62,8 +67,18 @@ export const BLOCK: Record<number, { elements: number; bytes: number }> = {
   [GGML_TYPE.Q4_0]: { elements: 32, bytes: 18 },
   // d, m (f16), 16 bytes of 4-bit values
   [GGML_TYPE.Q4_1]: { elements: 32, bytes: 20 },
+  // d (f16), 32 high bits, 16 bytes of low 4 bits
+  [GGML_TYPE.Q5_0]: { elements: 32, bytes: 22 },
+  // d, m (f16), 32 high bits, 16 bytes of low 4 bits
+  [GGML_TYPE.Q5_1]: { elements: 32, bytes: 24 },
+  // 16 bytes of 4-bit scale|min pairs, 64 bytes of 2-bit values, d, dmin (f16)
+  [GGML_TYPE.Q2_K]: { elements: 256, bytes: 84 },
+  // 32 bytes of high bits, 64 bytes of 2-bit values, 12 bytes of 6-bit scales, d (f16)
+  [GGML_TYPE.Q3_K]: { elements: 256, bytes: 110 },
   // d, dmin (f16), 12 bytes of 6-bit scales and mins, 128 bytes of 4-bit values
   [GGML_TYPE.Q4_K]: { elements: 256, bytes: 144 },
+  // d, dmin (f16), 12 bytes of 6-bit scales and mins, 32 bytes of high bits, 128 bytes of 4-bit values
+  [GGML_TYPE.Q5_K]: { elements: 256, bytes: 176 },
   // 128 bytes low 4 bits, 64 bytes high 2 bits, 16 int8 scales, d (f16)
   [GGML_TYPE.Q6_K]: { elements: 256, bytes: 210 },
 };

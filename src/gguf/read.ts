@@ -239,7 +239,7 @@ function checkTensorBounds(g: GgufFile): void {
 /** The raw bytes of one tensor. */
 export function readTensorBytes(g: GgufFile, t: TensorInfo, fd?: number): Uint8Array {
   if (BLOCK[t.type] === undefined) {
-    throw new InputError({ file: g.file, field: t.name }, `tensor type ${ggmlTypeName(t.type)} is not supported (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K are)`);
+    throw new InputError({ file: g.file, field: t.name }, `tensor type ${ggmlTypeName(t.type)} is not supported (${Object.keys(BLOCK).map((k) => ggmlTypeName(Number(k))).join(", ")} are)`);
   }
   const own = fd === undefined;
   const handle = fd ?? openSync(g.file, "r");

@@ -66,7 +66,7 @@ function maxDiff(a: ModelFolder, b: ModelFolder): number {
 }
 
 describe("reading files gguf-py writes", () => {
-  it("dequantises F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K and Q6_K exactly as gguf.quants.dequantize", () => {
+  it("dequantises F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K and Q6_K exactly as gguf.quants.dequantize", () => {
     const g = readGguf(join(quantsDir, "quants.gguf"));
     const seen: string[] = [];
     for (const t of g.tensors) {
@@ -80,7 +80,7 @@ describe("reading files gguf-py writes", () => {
       expect(worst, `${t.name} vs gguf-py`).toBe(0);
       seen.push(ggmlTypeName(t.type));
     }
-    expect(seen.sort()).toEqual(["BF16", "F16", "F32", "Q4_0", "Q4_1", "Q4_K", "Q6_K", "Q8_0"]);
+    expect(seen.sort()).toEqual(["BF16", "F16", "F32", "Q2_K", "Q3_K", "Q4_0", "Q4_1", "Q4_K", "Q5_0", "Q5_1", "Q5_K", "Q6_K", "Q8_0"]);
   });
 });
 
@@ -244,15 +244,15 @@ describe("bad GGUF files", () => {
     version.writeUInt32LE(9, 4);
     expect(() => readGguf(write("version.gguf", version))).toThrow(/field "version": GGUF version 9 is not supported/);
 
-    // output_norm.weight's info: name, n_dims (1), dims[0] (u64), then its type: make it Q5_0 (6).
-    const q5 = Buffer.from(bytes());
-    const at = q5.indexOf("output_norm.weight") + "output_norm.weight".length + 4 + 8;
-    expect(q5.readUInt32LE(at)).toBe(0);
-    q5.writeUInt32LE(6, at);
-    const q5File = write("q5.gguf", q5);
-    const g = readGguf(q5File);
+    // output_norm.weight's info: name, n_dims (1), dims[0] (u64), then its type: make it IQ4_NL (20).
+    const iq4 = Buffer.from(bytes());
+    const at = iq4.indexOf("output_norm.weight") + "output_norm.weight".length + 4 + 8;
+    expect(iq4.readUInt32LE(at)).toBe(0);
+    iq4.writeUInt32LE(20, at);
+    const iq4File = write("iq4.gguf", iq4);
+    const g = readGguf(iq4File);
     const t = g.tensors.find((x) => x.name === "output_norm.weight")!;
-    expect(() => readTensorBytes(g, t)).toThrow(/q5\.gguf: field "output_norm\.weight": tensor type Q5_0 is not supported/);
+    expect(() => readTensorBytes(g, t)).toThrow(/iq4\.gguf: field "output_norm\.weight": tensor type IQ4_NL is not supported \(F32, F16, Q4_0/);
 
     const arch = Buffer.from(bytes());
     arch.write("gemma", arch.indexOf("llama"), "latin1");

@@ -3,7 +3,7 @@
 Subcommands (paths are given by the TypeScript tests):
   quants --out DIR
       Writes DIR/quants.gguf with gguf-py's GGUFWriter: one tensor per type (F32, F16, BF16, Q8_0, Q4_0, Q4_1,
-      Q4_K, Q6_K) made of random blocks (random bytes with finite random scales), and DIR/<tensor>.f32 with
+      Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K) made of random blocks (random bytes with finite random scales), and DIR/<tensor>.f32 with
       gguf.quants.dequantize of each, as raw little-endian float32.
   check --gguf FILE --folder DIR --out OUT.json
       Reads a GGUF written by the TypeScript writer from the HF folder DIR with gguf-py's GGUFReader. Writes
@@ -43,7 +43,12 @@ def cmd_quants(args: argparse.Namespace) -> None:
         (Q.Q8_0, 32, 34, [0]),
         (Q.Q4_0, 32, 18, [0]),
         (Q.Q4_1, 32, 20, [0, 2]),
+        (Q.Q5_0, 32, 22, [0]),
+        (Q.Q5_1, 32, 24, [0, 2]),
+        (Q.Q2_K, 256, 84, [80, 82]),
+        (Q.Q3_K, 256, 110, [108]),
         (Q.Q4_K, 256, 144, [0, 2]),
+        (Q.Q5_K, 256, 176, [0, 2]),
         (Q.Q6_K, 256, 210, [208]),
     ]
     tensors = {}
