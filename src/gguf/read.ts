@@ -146,6 +146,10 @@ function parseHeader(buf: Uint8Array, isWholeFile: boolean, file: string, fileSi
   if (magic !== GGUF_MAGIC) p.bad(`not a GGUF file (the first 4 bytes are not "GGUF")`);
   p.field = "version";
   const version = p.u32();
+  // The version is written in the file's byte order: a byte-swapped small number means a big-endian file.
+  if (version > 0xffff && (((version >>> 24) | ((version >>> 8) & 0xff00)) === GGUF_VERSION || version >>> 24 === 2)) {
+    p.bad("big-endian GGUF files are not supported");
+  }
   if (version !== GGUF_VERSION && version !== 2) p.bad(`GGUF version ${version} is not supported (2 and 3 are)`);
   p.field = "tensor_count";
   const tensorCount = p.u64();

@@ -243,6 +243,8 @@ describe("bad GGUF files", () => {
     const version = Buffer.from(bytes());
     version.writeUInt32LE(9, 4);
     expect(() => readGguf(write("version.gguf", version))).toThrow(/field "version": GGUF version 9 is not supported/);
+    version.writeUInt32BE(3, 4);
+    expect(() => readGguf(write("big-endian.gguf", version))).toThrow(/field "version": big-endian GGUF files are not supported/);
 
     // output_norm.weight's info: name, n_dims (1), dims[0] (u64), then its type: make it IQ4_NL (20).
     const iq4 = Buffer.from(bytes());

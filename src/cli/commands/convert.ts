@@ -4,6 +4,7 @@
  * stdout gets one summary line, or a JSON object with --json.
  */
 import type { Command } from "commander";
+import { DEFAULT_OUTPUT_TYPE, OUTPUT_TYPES } from "../../gguf/constants.js";
 
 interface ConvertFlags {
   type?: string;
@@ -17,7 +18,7 @@ export function register(program: Command): void {
     .description("convert a GGUF file to an HF model folder, or an HF model folder to a GGUF file (direction from <in>)")
     .argument("<in>", "a .gguf file or an HF model folder")
     .argument("<out>", "the model folder or .gguf file to write")
-    .option("--type <type>", "GGUF tensor type when writing GGUF: f32 | f16 | q8_0 (default f16)")
+    .option("--type <type>", `GGUF tensor type when writing GGUF: ${OUTPUT_TYPES.join(" | ")} (default ${DEFAULT_OUTPUT_TYPE})`)
     .option("--json", "print the result as JSON")
     .option("--progress <mode>", "auto | bar | plain | json | none (stderr)")
     .action(async (input: string, output: string, flags: ConvertFlags) => {
