@@ -73,7 +73,8 @@ export function ggufTokenizerToHf(m: MetadataView, contextLength: number | undef
     return Array.from(Buffer.from(t, "utf8"), (b) => table[b]).join("");
   };
 
-  const vocab: Record<string, number> = {};
+  // No prototype: vocabularies hold tokens such as "constructor", "toString" and "__proto__".
+  const vocab: Record<string, number> = Object.create(null) as Record<string, number>;
   const added: Array<Record<string, unknown>> = [];
   tokens.forEach((t, id) => {
     const type = types[id];

@@ -10,7 +10,10 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { convertGgufToFolder, convertModel, dequantize, readGguf, readTensorBytes, writeGgufFromFolder } from "../../src/gguf/index.js";
 import { ggmlTypeName } from "../../src/gguf/constants.js";
+import { meta, MetadataView } from "../../src/gguf/metadata.js";
 import { permuteRows } from "../../src/gguf/tensor-names.js";
+import { ggufTokenizerToHf } from "../../src/gguf/tokenizer.js";
+import { ModelTokenizer } from "../../src/model/tokenizer.js";
 import { makeConfig } from "../../src/model/config.js";
 import { loadModelFolder, saveModelFolder, type ModelFolder } from "../../src/model/folder.js";
 import { randomWeights } from "../../src/model/weights.js";
@@ -213,6 +216,26 @@ describe("Qwen2, Qwen3 and Llama 3 rotary scaling through GGUF", () => {
     expect(factors[0]).toBe(1);
     expect(factors[7]).toBe(8);
     await expect(convertGgufToFolder(`${dir}.gguf`, `${dir}-back`)).rejects.toThrow(/field "rope_freqs\.weight": per-frequency rotary factors/);
+  });
+});
+
+describe("GGUF tokenizers", () => {
+  it("keep tokens that are names of JavaScript object properties", () => {
+    const tokens = ["a", "b", "constructor", "__proto__", "toString", "hasOwnProperty", "<|end|>"];
+    const m = new Map([
+      ["tokenizer.ggml.model", meta.str("gpt2")],
+      ["tokenizer.ggml.pre", meta.str("gpt2")],
+      ["tokenizer.ggml.tokens", meta.strings(tokens)],
+      ["tokenizer.ggml.token_type", meta.i32s([1, 1, 1, 1, 1, 1, 3])],
+      ["tokenizer.ggml.merges", meta.strings([])],
+      ["tokenizer.ggml.eos_token_id", meta.u32(6)],
+    ]);
+    const hf = ggufTokenizerToHf(new MetadataView(m, "t.gguf"), 64);
+    const json = JSON.parse(JSON.stringify(hf.tokenizerJson)) as { model: { vocab: Record<string, number> } };
+    expect(Object.entries(json.model.vocab)).toEqual(tokens.map((t, i) => [t, i]));
+    const tok = new ModelTokenizer({ tokenizerJson: json as unknown as Record<string, unknown>, tokenizerConfig: hf.tokenizerConfig });
+    for (const [i, t] of tokens.entries()) expect(tok.tokenToId(t), t).toBe(i);
+    expect(tok.encode("<|end|>")).toEqual([6]);
   });
 });
 
