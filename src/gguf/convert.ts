@@ -31,6 +31,18 @@ export interface ConvertResult {
 }
 
 export async function convertModel(input: string, output: string, opts: ConvertOptions = {}): Promise<ConvertResult> {
+  try {
+    return await convert(input, output, opts);
+  } catch (err) {
+    // A file system refusal (no space, no permission, a file where a folder should be) is the user's to fix.
+    if (!(err instanceof UserError) && typeof (err as NodeJS.ErrnoException).code === "string") {
+      throw new UserError(`cannot write ${output}: ${(err as Error).message}`);
+    }
+    throw err;
+  }
+}
+
+async function convert(input: string, output: string, opts: ConvertOptions): Promise<ConvertResult> {
   if (!existsSync(input)) throw new UserError(`${input} does not exist (expected a .gguf file or an HF model folder)`);
   const started = Date.now();
   const seconds = (): number => (Date.now() - started) / 1000;

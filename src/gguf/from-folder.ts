@@ -1,6 +1,6 @@
 /** HF model folder → GGUF (F32, F16 or Q8_0), runnable by llama.cpp and Ollama. */
-import { existsSync, readFileSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { parseJsonText } from "../data/json-error.js";
 import { parseConfigJson } from "../model/config.js";
 import { parameterSpecs } from "../model/weights.js";
@@ -97,5 +97,6 @@ export async function writeGgufFromFolder(folder: string, out: string, opts: Wri
       },
     });
   }
+  mkdirSync(dirname(resolve(out)), { recursive: true });
   writeGgufFile(out, metadata, toWrite, opts.onProgress);
 }

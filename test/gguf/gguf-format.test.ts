@@ -14,6 +14,7 @@ import { meta, MetadataView } from "../../src/gguf/metadata.js";
 import { permuteRows } from "../../src/gguf/tensor-names.js";
 import { ggufTokenizerToHf } from "../../src/gguf/tokenizer.js";
 import { ModelTokenizer } from "../../src/model/tokenizer.js";
+import { UserError } from "../../src/util/errors.js";
 import { makeConfig } from "../../src/model/config.js";
 import { loadModelFolder, saveModelFolder, type ModelFolder } from "../../src/model/folder.js";
 import { randomWeights } from "../../src/model/weights.js";
@@ -306,9 +307,13 @@ describe("bad GGUF files", () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  it("convert refuses a type it cannot write, and --type when reading a GGUF", async () => {
+  it("convert refuses a type it cannot write, --type when reading a GGUF, and an output it cannot create", async () => {
     await expect(convertModel(worldBase, join(work, "x.gguf"), { type: "q4_0" })).rejects.toThrow(/--type: expected one of f32, f16, q8_0, got "q4_0"/);
     await expect(convertModel(gguf("f32"), join(work, "x-folder"), { type: "f16" })).rejects.toThrow(/--type applies to folder → GGUF/);
     expect(existsSync(join(work, "x.gguf"))).toBe(false);
+    // A file where the output's folder should be is a user error (exit 2), not an internal one.
+    writeFileSync(join(work, "a-file"), "");
+    await expect(convertModel(worldBase, join(work, "a-file", "x.gguf"))).rejects.toThrow(/cannot write .*a-file\/x\.gguf: /);
+    await expect(convertModel(worldBase, join(work, "a-file", "x.gguf"))).rejects.toBeInstanceOf(UserError);
   });
 });
