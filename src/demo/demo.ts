@@ -43,7 +43,7 @@ export interface PipelineRunOptions {
 }
 
 export interface DemoOptions extends PipelineRunOptions {
-  /** Squeeze rounds, each from the previous round's model (default 1, the paper's one offline round). */
+  /** Squeeze rounds, each from the previous round's model (default: the config's `rounds`, 1 = the paper's one offline round). */
   rounds?: number;
   /** Called after each part with its name and seconds, for the command's own progress line. */
   onPart?: (part: DemoPart) => void;
@@ -158,7 +158,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const t0 = performance.now();
   const cwd = opts.cwd ?? process.cwd();
   const out = resolve(cwd, opts.out);
-  const rounds = opts.rounds ?? 1;
+  const rounds = opts.rounds ?? opts.config.rounds;
   if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`runDemo: rounds must be a positive integer, got ${rounds}`);
   const config = withResolvedModelPath(opts.config, cwd);
   const parts = 1 + 2 * rounds;

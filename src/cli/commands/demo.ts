@@ -23,7 +23,7 @@ export function register(program: Command): void {
     .description("the whole method on the built-in model: evaluate → squeeze (stages 1–3) → evaluate, with the paper's Table 1 (resumable)")
     .option("--quick", "the demo-quick preset: fewer problems and samples, a few minutes on a laptop")
     .option("--out <dir>", "demo directory; the same --out again resumes", "runs/demo")
-    .option("--rounds <n>", "squeeze rounds, each sampling from the previous round's model", "1")
+    .option("--rounds <n>", "squeeze rounds, each sampling from the previous round's model (config rounds; default 1)")
     .option("--threads <n>", "gradient threads for stage 3 (default: one per core)");
   addRunFlags(cmd)
     .option("--progress <mode>", "auto | bar | plain | json | none (progress goes to stderr)")
@@ -32,9 +32,9 @@ export function register(program: Command): void {
       const { runDemo, formatDemo, demoJson } = await import("../../demo/demo.js");
       const { createProgress, progressModeFrom } = await import("../../util/progress.js");
       const { commandLine } = await import("../../store/index.js");
-      const rounds = positiveInt("--rounds", flags.rounds ?? "1");
       const threads = flags.threads !== undefined ? positiveInt("--threads", flags.threads) : undefined;
       const config = await resolveRunConfig({ ...flags, preset: flags.preset ?? (flags.quick ? "demo-quick" : "demo") });
+      const rounds = flags.rounds !== undefined ? positiveInt("--rounds", flags.rounds) : config.rounds;
       const progress = createProgress({ mode: progressModeFrom({ progress: flags.progress, json: flags.json }) });
       const argv = process.argv.slice(2);
       const result = await runDemo({
