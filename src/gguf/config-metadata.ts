@@ -1,8 +1,6 @@
 /**
  * An HF config (LlamaConfig) ↔ the `{arch}.*` GGUF metadata llama.cpp reads for llama, qwen2 and qwen3.
- * llama.cpp has no key for Llama 3 rotary scaling: it reads the per-frequency factors from a `rope_freqs.weight`
- * tensor, which the writer adds (`ropeFreqFactors`); reading such a file back is refused, since the factors do not
- * determine the HF rope_scaling parameters.
+ * Llama 3 rotary scaling travels as a tensor instead (./rope-factors.ts).
  */
 import { ARCHITECTURES, parseConfigJson, type Architecture, type LlamaConfig } from "../model/config.js";
 import type { RopeScaling } from "../model/rope.js";
@@ -35,6 +33,8 @@ export interface TensorFacts {
   hasAttentionBias: boolean;
   /** token_embd's row count: the vocab size when no key says. */
   embeddingRows: number;
+  /** Llama 3 scaling recovered from a rope_freqs tensor, or null. */
+  ropeScaling: RopeScaling | null;
 }
 
 /** The config.json object a GGUF file describes. */
@@ -73,6 +73,17 @@ export function metadataToConfigJson(m: MetadataView, facts: TensorFacts): Recor
     intermediate_size: m.requiredInteger(`${a}.feed_forward_length`),
     rms_norm_eps: shortestFloat32(m.requiredNumber(`${a}.attention.layer_norm_rms_epsilon`)),
     rope_theta: shortestFloat32(m.number(`${a}.rope.freq_base`) ?? 10000),
+    ...(facts.ropeScaling !== null
+      ? {
+          rope_scaling: {
+            rope_type: "llama3",
+            factor: facts.ropeScaling.factor,
+            low_freq_factor: facts.ropeScaling.lowFreqFactor,
+            high_freq_factor: facts.ropeScaling.highFreqFactor,
+            original_max_position_embeddings: facts.ropeScaling.originalMaxPositionEmbeddings,
+          },
+        }
+      : {}),
     max_position_embeddings: m.integer(`${a}.context_length`) ?? 2048,
     tie_word_embeddings: !facts.hasOutput,
     ...(a !== "qwen2" ? { attention_bias: facts.hasAttentionBias } : {}),
@@ -98,23 +109,4 @@ function shortestFloat32(x: number): number {
 /** Checks the object as config.json would be checked, so a bad file fails here naming the GGUF key. */
 export function configFromMetadata(m: MetadataView, facts: TensorFacts): LlamaConfig {
   return parseConfigJson(metadataToConfigJson(m, facts), m.file);
-}
-
-/** llama.cpp's `rope_freqs` for Llama 3 scaling: the factor dividing each rotary frequency. */
-export function ropeFreqFactors(headDim: number, theta: number, s: RopeScaling): Float32Array {
-  const half = headDim / 2;
-  const out = new Float32Array(half);
-  const lowWavelen = s.originalMaxPositionEmbeddings / s.lowFreqFactor;
-  const highWavelen = s.originalMaxPositionEmbeddings / s.highFreqFactor;
-  for (let i = 0; i < half; i++) {
-    const freq = 1 / Math.pow(theta, (2 * i) / headDim);
-    const wavelen = (2 * Math.PI) / freq;
-    if (wavelen < highWavelen) out[i] = 1;
-    else if (wavelen > lowWavelen) out[i] = s.factor;
-    else {
-      const smooth = (s.originalMaxPositionEmbeddings / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
-      out[i] = 1 / ((1 - smooth) / s.factor + smooth);
-    }
-  }
-  return out;
 }

@@ -6,12 +6,14 @@
 import { closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { configToJson } from "../model/config.js";
+import type { RopeScaling } from "../model/rope.js";
 import { parameterSpecs } from "../model/weights.js";
 import { InputError } from "../util/errors.js";
 import { configFromMetadata } from "./config-metadata.js";
 import { BLOCK, ggmlTypeName } from "./constants.js";
 import { dequantize } from "./dequantize.js";
-import { readGguf, readTensorBytes, type TensorInfo } from "./read.js";
+import { readGguf, readTensorBytes, type GgufFile, type TensorInfo } from "./read.js";
+import { llama3ScalingFromFactors } from "./rope-factors.js";
 import { writeSafetensorsStream } from "./safetensors-stream.js";
 import { ggufToHfName, permuteRows, permutedHeads } from "./tensor-names.js";
 import { ggufTokenizerToHf } from "./tokenizer.js";
@@ -28,16 +30,29 @@ export interface ConvertedFolder {
   sourceTypes: Record<string, number>;
 }
 
+/** The Llama 3 scaling a rope_freqs tensor encodes (null without one); refused when no Llama 3 parameters give it. */
+function readRopeScaling(g: GgufFile, t: TensorInfo | undefined): RopeScaling | null {
+  if (t === undefined) return null;
+  const m = g.metadata;
+  const arch = m.requiredString("general.architecture");
+  const heads = m.requiredInteger(`${arch}.attention.head_count`);
+  const headDim = m.integer(`${arch}.attention.key_length`) ?? m.integer(`${arch}.rope.dimension_count`) ?? Math.floor(m.requiredInteger(`${arch}.embedding_length`) / heads);
+  const factors = dequantize(t.type, readTensorBytes(g, t), t.elements);
+  const scaling = llama3ScalingFromFactors(factors, headDim, m.number(`${arch}.rope.freq_base`) ?? 10000);
+  if (scaling === null) {
+    throw new InputError({ file: g.file, field: t.name }, "per-frequency rotary factors that no Llama 3 rope scaling (low_freq_factor 1) reproduces are not supported");
+  }
+  return scaling;
+}
+
 export async function convertGgufToFolder(file: string, dir: string, opts: ConvertToFolderOptions = {}): Promise<ConvertedFolder> {
   const g = readGguf(file);
   const m = g.metadata;
   const byName = new Map(g.tensors.map((t) => [t.name, t]));
-  if (byName.has("rope_freqs.weight")) {
-    throw new InputError({ file, field: "rope_freqs.weight" }, "per-frequency rotary factors (Llama 3 rope scaling) cannot be turned back into a config.json rope_scaling");
-  }
   const embd = byName.get("token_embd.weight");
   if (embd === undefined) throw new InputError({ file, field: "token_embd.weight" }, "tensor missing");
-  const cfg = configFromMetadata(m, { hasOutput: byName.has("output.weight"), hasAttentionBias: byName.has("blk.0.attn_q.bias"), embeddingRows: embd.dims[1] ?? 0 });
+  const ropeScaling = readRopeScaling(g, byName.get("rope_freqs.weight"));
+  const cfg = configFromMetadata(m, { hasOutput: byName.has("output.weight"), hasAttentionBias: byName.has("blk.0.attn_q.bias"), embeddingRows: embd.dims[1] ?? 0, ropeScaling });
   const tokenizer = ggufTokenizerToHf(m, cfg.maxPositionEmbeddings);
   const tokenCount = m.stringArray("tokenizer.ggml.tokens")?.length ?? 0;
   if (tokenCount > cfg.vocabSize) {
@@ -49,6 +64,7 @@ export async function convertGgufToFolder(file: string, dir: string, opts: Conve
   const sourceTypes: Record<string, number> = {};
   const byHfName = new Map<string, { info: TensorInfo; shape: number[] }>();
   for (const t of g.tensors) {
+    if (t.name === "rope_freqs.weight") continue; // became config.json's rope_scaling
     const name = ggufToHfName(t.name);
     const spec = name === undefined ? undefined : specs.get(name);
     if (name === undefined || spec === undefined) {

@@ -204,19 +204,38 @@ describe("Qwen2, Qwen3 and Llama 3 rotary scaling through GGUF", () => {
     });
   }
 
-  it("Llama 3 rotary scaling is written as llama.cpp's rope_freqs tensor, and such a file is refused on the way back", async () => {
-    const config = makeConfig({ ...base, numAttentionHeads: 4, ropeScaling: { type: "llama3", factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 64 } });
-    const dir = join(work, "model-llama3");
-    saveModelFolder(dir, { config, weights: randomWeights(config, 4), tokenizer: original.tokenizer.files });
-    await writeGgufFromFolder(dir, `${dir}.gguf`, { type: "f16" });
-    const g = readGguf(`${dir}.gguf`);
+  const llama3 = [
+    { name: "a short original context", headDim: 16, theta: 10000, scaling: { type: "llama3" as const, factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 64 } },
+    { name: "Llama 3.2's settings", headDim: 64, theta: 500000, scaling: { type: "llama3" as const, factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 } },
+  ];
+  for (const r of llama3) {
+    it(`Llama 3 rotary scaling (${r.name}) goes out as llama.cpp's rope_freqs tensor and comes back as the same rope_scaling`, async () => {
+      const config = makeConfig({ ...base, numAttentionHeads: 64 / r.headDim, headDim: r.headDim, ropeTheta: r.theta, ropeScaling: r.scaling });
+      const dir = join(work, `model-llama3-${r.headDim}`);
+      saveModelFolder(dir, { config, weights: randomWeights(config, 4), tokenizer: original.tokenizer.files });
+      await writeGgufFromFolder(dir, `${dir}.gguf`, { type: "f16" });
+      const g = readGguf(`${dir}.gguf`);
+      const freqs = g.tensors.find((t) => t.name === "rope_freqs.weight")!;
+      expect(freqs.dims).toEqual([r.headDim / 2]);
+      const factors = Array.from(dequantize(freqs.type, readTensorBytes(g, freqs), freqs.elements));
+      // High frequencies are left alone, the lowest slowed by the full factor, some blended between.
+      expect(factors[0]).toBe(1);
+      expect(factors[factors.length - 1]).toBe(r.scaling.factor);
+      expect(factors.some((f) => f > 1 && f < r.scaling.factor)).toBe(true);
+      await convertGgufToFolder(`${dir}.gguf`, `${dir}-back`);
+      expect(loadModelFolder(`${dir}-back`).config).toEqual(config);
+    });
+  }
+
+  it("rotary factors no Llama 3 scaling reproduces are refused naming the tensor", async () => {
+    const file = join(work, "model-llama3-16.gguf");
+    const b = Buffer.from(readFileSync(file));
+    const g = readGguf(file);
     const freqs = g.tensors.find((t) => t.name === "rope_freqs.weight")!;
-    expect(freqs.dims).toEqual([8]);
-    const factors = Array.from(dequantize(freqs.type, readTensorBytes(g, freqs), freqs.elements));
-    // High frequencies are left alone, the lowest slowed by the full factor.
-    expect(factors[0]).toBe(1);
-    expect(factors[7]).toBe(8);
-    await expect(convertGgufToFolder(`${dir}.gguf`, `${dir}-back`)).rejects.toThrow(/field "rope_freqs\.weight": per-frequency rotary factors/);
+    b.writeFloatLE(1.5, g.dataStart + freqs.offset); // the highest frequency, which Llama 3 never scales
+    const bad = join(work, "rope-tampered.gguf");
+    writeFileSync(bad, b);
+    await expect(convertGgufToFolder(bad, join(work, "rope-tampered"))).rejects.toThrow(/rope-tampered\.gguf: field "rope_freqs\.weight": per-frequency rotary factors that no Llama 3 rope scaling/);
   });
 });
 
