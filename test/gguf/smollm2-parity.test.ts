@@ -3,7 +3,7 @@
  * folder here and run by the embedded engine; transformers loads the same GGUF with gguf_file= (its own
  * dequantisation and tokenizer). Logits over 200 tokens of real text agree within 1e-3, token ids agree on 120
  * texts (prose, math, code, unicode, whitespace runs, special tokens), and greedy decoding from a chat prompt gives
- * the same 64 tokens. Python runs while the conversion and the engine's work run here.
+ * the same 64 tokens. Python runs while the conversion and all of the engine's work run here.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -73,21 +73,32 @@ const texts = [
 let folder: ModelFolder;
 let ref: { ids: number[][]; real_ids: number[]; prompt_ids: number[]; generated: number[]; min_margin: number };
 let refLogits: Float32Array;
+/** The embedded engine's side, computed while Python works. */
+const ours = { realIds: [] as number[], logits: new Float32Array(0) as Float32Array<ArrayBufferLike>, promptIds: [] as number[], generated: [] as number[], text: "" };
 
 beforeAll(async () => {
   const gguf = smollm2GgufPath();
+  const real = gsm8k.slice(0, 6).map((r) => `${r.question}\n${r.answer}`).join("\n\n");
   writeFileSync(join(work, "texts.json"), JSON.stringify(texts));
-  writeFileSync(join(work, "real.txt"), gsm8k.slice(0, 6).map((r) => `${r.question}\n${r.answer}`).join("\n\n"));
+  writeFileSync(join(work, "real.txt"), real);
   writeFileSync(join(work, "chat.json"), JSON.stringify(messages));
   const out = join(work, "ref.json");
   const python = runReference("gguf_reference.py", ["smollm2", "--gguf", gguf, "--texts", join(work, "texts.json"), "--real", join(work, "real.txt"), "--chat", join(work, "chat.json"), "--new", String(NEW), "--out", out]);
-  // Both sides at once: Python's start-up and load take as long as the conversion here.
-  const ours = (async () => {
-    await initTf("wasm");
-    await convertGgufToFolder(gguf, join(work, "smollm2"));
-    folder = loadModelFolder(join(work, "smollm2"));
-  })();
-  await Promise.all([python, ours]);
+  // Both sides at once: transformers' start-up and GGUF loading take as long as all of the work here.
+  await initTf("wasm");
+  await convertGgufToFolder(gguf, join(work, "smollm2"));
+  folder = loadModelFolder(join(work, "smollm2"));
+  const inf = new InferenceModel(folder.config, folder.weights);
+  ours.realIds = folder.tokenizer.encode(real).slice(0, 200);
+  ours.logits = inf.forward([{ cache: inf.newCache(), tokens: ours.realIds, logits: "all" }])[0];
+  const prompt = new ChatTemplate(folder.chatTemplate!, folder.tokenizer.files.tokenizerConfig).render(messages, { addGenerationPrompt: true });
+  ours.promptIds = folder.tokenizer.encode(prompt);
+  // No EOS ids: all 64 tokens are compared, as the reference decodes past EOS too.
+  const [gen] = await new BatchGenerator(inf, folder.tokenizer, []).generate({ promptIds: ours.promptIds, n: 1, seed: 1, temperature: 0, topP: 1, topK: 0, maxTokens: NEW });
+  ours.generated = gen.tokenIds;
+  ours.text = gen.text;
+  inf.dispose();
+  await python;
   ref = JSON.parse(readFileSync(out, "utf8")) as typeof ref;
   refLogits = readF32(out + ".logits.f32");
 }, 300_000);
@@ -108,11 +119,10 @@ describe("SmolLM2-135M-Instruct from its Q4_1 GGUF", () => {
   });
 
   it("gives transformers' logits within 1e-3 over 200 tokens of real text", () => {
+    expect(ours.realIds).toEqual(ref.real_ids);
     expect(ref.real_ids).toHaveLength(200);
     const V = folder.config.vocabSize;
-    const inf = new InferenceModel(folder.config, folder.weights);
-    const logits = inf.forward([{ cache: inf.newCache(), tokens: ref.real_ids, logits: "all" }])[0];
-    inf.dispose();
+    const logits = ours.logits;
     expect(logits.length).toBe(200 * V);
     let worst = 0;
     let scale = 0;
@@ -125,16 +135,11 @@ describe("SmolLM2-135M-Instruct from its Q4_1 GGUF", () => {
     expect(worst).toBeLessThanOrEqual(1e-3);
   });
 
-  it(`greedy decoding from a chat prompt gives transformers' ${NEW} tokens`, async () => {
-    const prompt = new ChatTemplate(folder.chatTemplate!, folder.tokenizer.files.tokenizerConfig).render(messages, { addGenerationPrompt: true });
-    const promptIds = folder.tokenizer.encode(prompt);
-    expect(promptIds).toEqual(ref.prompt_ids);
+  it(`greedy decoding from a chat prompt gives transformers' ${NEW} tokens`, () => {
+    expect(ours.promptIds).toEqual(ref.prompt_ids);
     // Greedy tokens are comparable only where the top two logits are further apart than the tolerance.
     expect(ref.min_margin).toBeGreaterThan(1e-3);
-    const inf = new InferenceModel(folder.config, folder.weights);
-    const [out] = await new BatchGenerator(inf, folder.tokenizer, []).generate({ promptIds, n: 1, seed: 1, temperature: 0, topP: 1, topK: 0, maxTokens: NEW });
-    inf.dispose();
-    expect(out.tokenIds).toEqual(ref.generated);
-    console.log(`SmolLM2 greedy: ${NEW} tokens equal; min top-2 margin ${ref.min_margin.toFixed(4)}; text: ${JSON.stringify(out.text.slice(0, 120))}`);
+    expect(ours.generated).toEqual(ref.generated);
+    console.log(`SmolLM2 greedy: ${NEW} tokens equal; min top-2 margin ${ref.min_margin.toFixed(4)}; text: ${JSON.stringify(ours.text.slice(0, 120))}`);
   });
 });
