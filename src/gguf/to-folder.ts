@@ -5,7 +5,7 @@
  */
 import { closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { configToJson } from "../model/config.js";
+import { ARCHITECTURES, configToJson } from "../model/config.js";
 import type { RopeScaling } from "../model/rope.js";
 import { parameterSpecs } from "../model/weights.js";
 import { InputError } from "../util/errors.js";
@@ -35,6 +35,8 @@ function readRopeScaling(g: GgufFile, t: TensorInfo | undefined): RopeScaling | 
   if (t === undefined) return null;
   const m = g.metadata;
   const arch = m.requiredString("general.architecture");
+  // Other architectures are refused by the config check that follows, naming general.architecture.
+  if (!(ARCHITECTURES as readonly string[]).includes(arch)) return null;
   const heads = m.requiredInteger(`${arch}.attention.head_count`);
   const headDim = m.integer(`${arch}.attention.key_length`) ?? m.integer(`${arch}.rope.dimension_count`) ?? Math.floor(m.requiredInteger(`${arch}.embedding_length`) / heads);
   const factors = dequantize(t.type, readTensorBytes(g, t), t.elements);
