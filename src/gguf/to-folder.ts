@@ -15,7 +15,7 @@ import { dequantize } from "./dequantize.js";
 import { readGguf, readTensorBytes, type GgufFile, type TensorInfo } from "./read.js";
 import { llama3ScalingFromFactors } from "./rope-factors.js";
 import { writeSafetensorsStream } from "./safetensors-stream.js";
-import { ggufToHfName, permuteRows, permutedHeads } from "./tensor-names.js";
+import { ggufToHfName, hfToGgufName, permuteRows, permutedHeads } from "./tensor-names.js";
 import { ggufTokenizerToHf } from "./tokenizer.js";
 
 export interface ConvertToFolderOptions {
@@ -81,7 +81,9 @@ export async function convertGgufToFolder(file: string, dir: string, opts: Conve
     sourceTypes[ggmlTypeName(t.type)] = (sourceTypes[ggmlTypeName(t.type)] ?? 0) + 1;
     byHfName.set(name, { info: t, shape });
   }
-  for (const s of specs.values()) if (!byHfName.has(s.name)) throw new InputError({ file }, `tensor for ${s.name} missing`);
+  for (const s of specs.values()) {
+    if (!byHfName.has(s.name)) throw new InputError({ file, field: hfToGgufName(s.name) ?? s.name }, `tensor missing (the metadata calls for HF's ${s.name})`);
+  }
 
   // One tensor in memory at a time: models whose F32 weights exceed a Node buffer convert too. HF order (the spec
   // order), so the folder matches one transformers saves.
