@@ -1,6 +1,6 @@
 /**
  * Writes the world's pretraining corpus for trainer/world_pretrain.py:
- *   <out>/train.jsonl    one trace per line: {id, level, care, format, user | prompt, response, answer}
+ *   <out>/train.jsonl    one trace per line: {id, level, care, format, user | prompt, response, answer, masked?}
  *   <out>/heldout.jsonl  the held-out problems (never in train.jsonl): {id, level, question, answer}
  *
  *   tsx scripts/world-corpus.ts --out .cache/world --problems 60000 --seed 1
@@ -19,7 +19,11 @@ import { generateProblem, heldoutProblems, MAX_LEVEL, MIN_LEVEL } from "../src/w
 import { paperPrompt } from "../src/sampling/prompts.js";
 import { chatUserMessage } from "../src/sampling/prompts.js";
 import { deriveSeed, Rng } from "../src/util/rng.js";
-import { generateTrace, paperResponse } from "../src/world/traces.js";
+import { errorSpans, generateTrace, paperResponse, THINK_OPEN } from "../src/world/traces.js";
+
+function maskedField(spans: Array<[number, number]>): { masked?: Array<[number, number]> } {
+  return spans.length > 0 ? { masked: spans } : {};
+}
 
 const { values } = parseArgs({
   options: {
@@ -55,9 +59,11 @@ function* trainRows(): Generator<unknown> {
     const t = generateTrace(p, seed);
     const x = new Rng(deriveSeed("world-corpus-format", p.id, seed)).next();
     const base = { id: p.id, level, care: t.care, question: p.question, answer: p.answer };
-    if (x < FORMAT_SHARES.chat) yield { ...base, format: "chat", user: chatUserMessage(p.question), response: t.response };
-    else if (x < FORMAT_SHARES.chat + FORMAT_SHARES.chatPlain) yield { ...base, format: "chat-plain", user: p.question, response: t.response };
-    else yield { ...base, format: "paper", prompt: paperPrompt(p.question).prompt, response: paperResponse(t) };
+    // `masked`: character spans of the response that carry a deliberate error (trained on as context, never as target).
+    const chatMasked = maskedField(errorSpans(t, THINK_OPEN.length));
+    if (x < FORMAT_SHARES.chat) yield { ...base, format: "chat", user: chatUserMessage(p.question), response: t.response, ...chatMasked };
+    else if (x < FORMAT_SHARES.chat + FORMAT_SHARES.chatPlain) yield { ...base, format: "chat-plain", user: p.question, response: t.response, ...chatMasked };
+    else yield { ...base, format: "paper", prompt: paperPrompt(p.question).prompt, response: paperResponse(t), ...maskedField(errorSpans(t, 0)) };
   }
 }
 

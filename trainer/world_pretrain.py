@@ -71,19 +71,33 @@ def wrap_tokenizer(tok: Tokenizer) -> PreTrainedTokenizerFast:
     return fast
 
 
-def encode_examples(fast: PreTrainedTokenizerFast, rows: list[dict]) -> list[tuple[list[int], int]]:
-    """(ids, prompt length) per example; the loss covers the response and the closing <|end|>."""
+Example = tuple[list[int], int, list[int]]
+
+
+def masked_tokens(offsets: list[tuple[int, int]], spans: list[list[int]]) -> list[int]:
+    """Indices of the response tokens whose characters overlap a masked span [start, end)."""
+    return [i for i, (a, b) in enumerate(offsets) if any(a < end and start < b for start, end in spans)]
+
+
+def encode_examples(fast: PreTrainedTokenizerFast, rows: list[dict]) -> list[Example]:
+    """(ids, prompt length, masked positions) per example. The loss covers the response and the closing <|end|>,
+    except the tokens of a row's `masked` character spans: deliberate errors the model reads but never learns to
+    write (a check then corrects them, or the chain carries on from them)."""
     eos_id = fast.convert_tokens_to_ids(EOS)
     prompts = [
         fast.apply_chat_template([{"role": "user", "content": r["user"]}], add_generation_prompt=True, tokenize=False) if "user" in r else r["prompt"]
         for r in rows
     ]
     p_ids = fast(prompts, add_special_tokens=False)["input_ids"]
-    r_ids = fast([r["response"] for r in rows], add_special_tokens=False)["input_ids"]
-    return [(p + r + [eos_id], len(p)) for p, r in zip(p_ids, r_ids)]
+    enc = fast([r["response"] for r in rows], add_special_tokens=False, return_offsets_mapping=True)
+    out: list[Example] = []
+    for p, r, offsets, row in zip(p_ids, enc["input_ids"], enc["offset_mapping"], rows):
+        spans = row.get("masked") or []
+        out.append((p + r + [eos_id], len(p), [len(p) + i for i in masked_tokens(offsets, spans)] if spans else []))
+    return out
 
 
-def make_batches(examples: list[tuple[list[int], int]], tokens_per_batch: int, rng: random.Random) -> list[list[int]]:
+def make_batches(examples: list[Example], tokens_per_batch: int, rng: random.Random) -> list[list[int]]:
     """Length-bucketed batches (little padding) of about `tokens_per_batch` tokens, in a seeded random order."""
     order = sorted(range(len(examples)), key=lambda i: (len(examples[i][0]), rng.random()))
     batches: list[list[int]] = []
@@ -102,15 +116,17 @@ def make_batches(examples: list[tuple[list[int], int]], tokens_per_batch: int, r
     return batches
 
 
-def collate(examples: list[tuple[list[int], int]], idx: list[int], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def collate(examples: list[Example], idx: list[int], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     width = max(len(examples[i][0]) for i in idx)
     ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
     labels = torch.full((len(idx), width), -100, dtype=torch.long)
     mask = torch.zeros((len(idx), width), dtype=torch.long)
     for row, i in enumerate(idx):
-        seq, plen = examples[i]
+        seq, plen, masked = examples[i]
         ids[row, : len(seq)] = torch.tensor(seq)
         labels[row, plen : len(seq)] = torch.tensor(seq[plen:])
+        if masked:
+            labels[row, masked] = -100
         mask[row, : len(seq)] = 1
     return ids, labels, mask
 

@@ -96,6 +96,12 @@ export interface TraceStep {
   text: string;
   /** The same content in the shortest phrasing. */
   shortest: string;
+  /**
+   * Where the step writes a wrong result on purpose (an error a later check corrects, or one nothing catches):
+   * [start, end) of its digits in `text`. The world's pretraining masks these characters out of the loss, so the
+   * model learns to notice and fix such errors, or to carry on from them, without learning to make them.
+   */
+  error?: [number, number];
 }
 
 export interface Trace {
@@ -218,7 +224,9 @@ export function generateTrace(problem: Pick<WorldProblem, "id" | "level" | "expr
       steps.push(step("decomposed", rng.int(0, DECOMPOSED_TEMPLATES.length - 1), restChoice, -1, slots, { ...slots, cols: renderColumns(cols, 0) }));
     } else {
       const slots = { ...eq, r: String(written), ord, ...restSlot };
-      steps.push(step("direct", rng.int(0, DIRECT_TEMPLATES.length - 1), restChoice, -1, slots, slots));
+      const s = step("direct", rng.int(0, DIRECT_TEMPLATES.length - 1), restChoice, -1, slots, slots);
+      if (written !== o.value) s.error = resultSpan(s.text, `${o.left}${o.op}${o.right}=`, written);
+      steps.push(s);
     }
 
     if (reflect) {
@@ -263,6 +271,28 @@ export function generateTrace(problem: Pick<WorldProblem, "id" | "level" | "expr
   steps.push(step("conclude", rng.int(0, CONCLUDE_TEMPLATES.length - 1), -1, -1, { r: String(answer) }, { r: String(answer) }));
   const response = THINK_OPEN + steps.map((s) => s.text).join("\n\n") + THINK_CLOSE + answerLine(answer);
   return { problemId: problem.id, care, steps, response, answer, usesDepth, injectedErrors, uncaughtErrors };
+}
+
+/** [start, end) of `value` where the step states `lhs` + `value` (the last such statement: the step's result). */
+function resultSpan(text: string, lhs: string, value: number): [number, number] {
+  const at = text.lastIndexOf(lhs + String(value));
+  if (at < 0) throw new Error(`resultSpan: "${lhs}${value}" not in "${text}"`);
+  const start = at + lhs.length;
+  return [start, start + String(value).length];
+}
+
+/**
+ * The character spans of the trace's deliberate errors in a response whose thinking starts `offset` characters in
+ * (THINK_OPEN.length for `response`, 0 for `paperResponse`): what the pretraining corpus masks out of the loss.
+ */
+export function errorSpans(trace: Pick<Trace, "steps">, offset: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  let at = offset;
+  for (const s of trace.steps) {
+    if (s.error !== undefined) out.push([at + s.error[0], at + s.error[1]]);
+    at += s.text.length + 2;
+  }
+  return out;
 }
 
 /**

@@ -5,7 +5,7 @@ import { Rng } from "../../src/util/rng.js";
 import { columnsFor, columnsResult, renderColumns } from "../../src/world/columns.js";
 import { apply, generateProblem, heldoutProblems, isHeldout, MAX_LEVEL, operations, type Op } from "../../src/world/expression.js";
 import { analyzeResponse, analyzeStep } from "../../src/world/analysis.js";
-import { generateTrace, paperResponse } from "../../src/world/traces.js";
+import { errorSpans, generateTrace, paperResponse, THINK_OPEN } from "../../src/world/traces.js";
 
 const LEVELS = [1, 2, 3, 4, 5];
 
@@ -190,6 +190,29 @@ describe("world traces", () => {
     // Most traces reflect, so uncaught errors are a small share even on the hardest level.
     for (const share of wrongByLevel.slice(2)) expect(share).toBeLessThan(0.1);
     expect(wrongByLevel[4]).toBeGreaterThan(0);
+  });
+
+  it("mark where they write a wrong result on purpose, in both response formats (the pretraining masks it)", () => {
+    let marked = 0;
+    for (let i = 0; i < 400; i++) {
+      const p = generateProblem("train", 5, 8, i);
+      const t = generateTrace(p, 8, 0);
+      const wrongSteps = t.steps.filter((s) => s.kind === "direct" && analyzeStep(s.text).arithmeticCorrect === false);
+      expect(t.steps.filter((s) => s.error !== undefined)).toHaveLength(wrongSteps.length);
+      expect(wrongSteps.length).toBe(t.injectedErrors + t.uncaughtErrors);
+      for (const [response, offset] of [[t.response, THINK_OPEN.length], [paperResponse(t), 0]] as const) {
+        const spans = errorSpans(t, offset);
+        expect(spans).toHaveLength(wrongSteps.length);
+        spans.forEach(([a, b], k) => {
+          // The span is the wrong result itself, right after its "a op b=".
+          const step = wrongSteps[k]!;
+          expect(response.slice(a, b)).toBe(analyzeStep(step.text).slots.r);
+          expect(response.slice(0, a)).toMatch(/\d+[-+*]\d+=$/);
+        });
+        marked += spans.length;
+      }
+    }
+    expect(marked).toBeGreaterThan(0);
   });
 
   it("leave a step the templates do not know as unknown", () => {

@@ -34,7 +34,8 @@ def test_chat_template_and_prompt_masking(tmp_path):
     rows = [{"user": "Compute 2+3.", "response": "<think>\n2+3=5.\n</think>\n\nThe answer is \\boxed{5}."}, {"prompt": "User: Compute 2+3.\nAssistant: <think>\n", "response": "2+3=5."}]
     examples = wp.encode_examples(fast, rows)
     eos = fast.convert_tokens_to_ids(wp.EOS)
-    for (ids, plen), row in zip(examples, rows):
+    for (ids, plen, masked), row in zip(examples, rows):
+        assert masked == []
         assert ids[-1] == eos
         assert fast.decode(ids[plen:-1]) == row["response"]
     ids, labels, _ = wp.collate(examples, [0, 1], eos)
@@ -42,6 +43,23 @@ def test_chat_template_and_prompt_masking(tmp_path):
     assert labels[0, examples[0][1]].item() == examples[0][0][examples[0][1]]
     batches = wp.make_batches(examples * 10, 64, random.Random(1))
     assert sorted(i for b in batches for i in b) == list(range(20))
+
+
+def test_masked_error_spans_carry_no_loss():
+    """A deliberate error (`masked` character spans of the response) is context, never a target."""
+    fast = wp.wrap_tokenizer(wp.train_tokenizer(TEXTS, 300))
+    response = "<think>\n47*8=386. Now 386+5.\n\nCheck: 47*8=376, not 386. Now 376+5.\n</think>"
+    start = response.index("386")
+    rows = [{"user": "Compute 47*8+5.", "response": response, "masked": [[start, start + 3]]}]
+    (ids, plen, masked), = wp.encode_examples(fast, rows)
+    # Digits are single tokens: exactly the three digits of the first 386 are masked.
+    assert [fast.decode([ids[i]]) for i in masked] == ["3", "8", "6"]
+    assert all(i >= plen for i in masked)
+    _, labels, _ = wp.collate([(ids, plen, masked)], [0], fast.convert_tokens_to_ids(wp.EOS))
+    assert (labels[0, masked] == -100).all()
+    # Everything else of the response, the later copies of 386 included, is trained on.
+    trained = [i for i in range(plen, len(ids)) if i not in masked]
+    assert (labels[0, trained] == torch.tensor([ids[i] for i in trained])).all()
 
 
 def test_saved_folder_loads_in_transformers(tmp_path):
