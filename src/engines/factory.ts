@@ -27,7 +27,7 @@ export interface OpenEngineOptions {
   probeTimeoutMs?: number;
   /**
    * Embedded engine: worker threads (0 runs the model on the calling thread, best for a handful of sequences);
-   * default one per core, at most 8. llamacpp: CPU threads (default one per core). Server engines ignore it.
+   * default one per core, at most 8. llamacpp: CPU threads (0 or unset: one per core). Server engines ignore it.
    */
   workers?: number;
 }
@@ -108,12 +108,15 @@ async function openServer(spec: EngineSpec, opts: ResolvedOpenOptions): Promise<
   });
 }
 
-/** A GGUF file in llama.cpp (src/engines/llamacpp/); `workers`, when given, is its CPU thread count. */
+/**
+ * A GGUF file in llama.cpp (src/engines/llamacpp/). `workers` ≥ 1 is its CPU thread count; 0 (the embedded
+ * engine's "on the calling thread", which `generate` picks for a few samples) means the default, every core.
+ */
 async function openLlamaCpp(spec: EngineSpec, opts: ResolvedOpenOptions): Promise<Engine> {
   const path = resolveModelPath(spec.model, opts.cwd);
   if (!existsSync(path)) throw new UserError(`GGUF model not found: ${spec.model} (looked at ${path})`);
   const { LlamaCppEngine } = await import("./llamacpp/engine.js");
-  return LlamaCppEngine.open(path, { name: spec.model, threads: opts.workers === undefined ? undefined : Math.max(1, opts.workers) });
+  return LlamaCppEngine.open(path, { name: spec.model, threads: opts.workers !== undefined && opts.workers > 0 ? opts.workers : undefined });
 }
 
 /**
