@@ -116,7 +116,7 @@ async function openLlamaCpp(spec: EngineSpec, opts: ResolvedOpenOptions): Promis
   const path = resolveModelPath(spec.model, opts.cwd);
   if (!existsSync(path)) throw new UserError(`GGUF model not found: ${spec.model} (looked at ${path})`);
   const { LlamaCppEngine } = await import("./llamacpp/engine.js");
-  return LlamaCppEngine.open(path, { name: spec.model, threads: opts.workers !== undefined && opts.workers > 0 ? opts.workers : undefined });
+  return LlamaCppEngine.open(path, { threads: opts.workers !== undefined && opts.workers > 0 ? opts.workers : undefined });
 }
 
 /**
