@@ -32,6 +32,7 @@ import { ParallelGradientSource, siblingModule } from "../src/train/parallel.js"
 import { sftObjective } from "../src/train/sft.js";
 import { defaultTrainerConfig, train } from "../src/train/trainer.js";
 import { Rng } from "../src/util/rng.js";
+import { timed } from "./timing.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const python = join(repoRoot, ".venv", "bin", "python");
@@ -52,21 +53,6 @@ const WORKLOAD = {
 
 type Figures = Record<string, number>;
 
-function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-async function timed(fn: () => Promise<number>, repeats: number): Promise<number> {
-  await fn(); // warm-up
-  const rates: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const t = performance.now();
-    const tokens = await fn();
-    rates.push(tokens / ((performance.now() - t) / 1000));
-  }
-  return median(rates);
-}
 
 function runPython(args: string[]): string {
   const r = spawnSync(python, [torchScript, ...args], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });

