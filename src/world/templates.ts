@@ -19,7 +19,6 @@ const SLOT_PATTERNS: Record<string, string> = {
   w: String.raw`\d+`,
   ord: "First|Next|Then",
   cols: COLUMNS_SLOT,
-  chain: String.raw`\d+[-+*]\d+=\d+(?:, \d+[-+*]\d+=\d+)*`,
 };
 
 /** Templates per kind; index 0 is the terse one. `{rest}` tails and recomputations are composed in below. */
@@ -72,11 +71,16 @@ export const CORRECT_TEMPLATES = [
   "Hmm, is {a}{op}{b} really {w}? {recompute}. No, it is {r}, not {w}.",
 ] as const;
 
-/** A final verification of the answer: every operation of the chain once more, in order. */
+/**
+ * A final verification of the answer: the problem and the result the work gave, stated once more. R1's closing
+ * checks mostly restate; and a check that recomputed every operation of the chain at once (as an earlier version
+ * of this world did) was too much for a small model: it recomputed big operands directly, got them wrong, and then
+ * answered with the check's value instead of the work's (5-7% accuracy on levels 4-5 for such samples).
+ */
 export const VERIFY_TEMPLATES = [
-  "Verify: {chain}.",
-  "Let me verify the answer by going through it once more: {chain}. Everything is consistent.",
-  "Before I answer, let me quickly recheck the whole chain: {chain}. Yes, it all agrees.",
+  "Verify: {expr}={r}.",
+  "Let me verify the answer by going through it once more: {expr}={r}. Everything is consistent.",
+  "Before I answer, let me quickly recheck the whole chain: {expr}={r}. Yes, it all agrees.",
 ] as const;
 
 export const CONCLUDE_TEMPLATES = [
@@ -86,7 +90,7 @@ export const CONCLUDE_TEMPLATES = [
   "Therefore, the final answer is {r}. That should be it.",
 ] as const;
 
-export type Slots = Partial<Record<"expr" | "rest" | "a" | "b" | "op" | "r" | "w" | "ord" | "cols" | "chain", string>>;
+export type Slots = Partial<Record<"expr" | "rest" | "a" | "b" | "op" | "r" | "w" | "ord" | "cols", string>>;
 
 export function fill(template: string, slots: Slots): string {
   return template.replace(/\{(\w+)\}/g, (_, name: string) => {

@@ -262,9 +262,8 @@ export function generateTrace(problem: Pick<WorldProblem, "id" | "level" | "expr
   // A reflective trace that has not re-checked anything verifies its answer at the end (and some that did, too).
   if (reflective && (reflections === 0 || rng.next() < policy.verifyAgain)) {
     usesDepth = true;
-    // Only traces that never reflect leave errors, so a verified chain is the true one.
-    const chain = operations(problem.expr).map((o) => `${o.left}${o.op}${o.right}=${o.value}`).join(", ");
-    steps.push(step("verify", rng.int(0, VERIFY_TEMPLATES.length - 1), -1, -1, { chain }, { chain }));
+    const slots = { expr: exprText, r: String(evaluate(cur)) };
+    steps.push(step("verify", rng.int(0, VERIFY_TEMPLATES.length - 1), -1, -1, slots, slots));
   }
 
   const answer = evaluate(cur);
