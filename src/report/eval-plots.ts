@@ -98,13 +98,20 @@ function levelPlot(bench: string, evals: readonly EvalRunData[]): Plot | null {
       tooltip: [{ field: "model" }, { field: "level" }, { field, title, format: ".1f" }, { field: "samples" }],
     },
   });
+  // With no correct sample at all, Len-T has no value to scale to: Vega would warn of an infinite extent and
+  // draw an empty axis, so the panel is left out and the caption says why.
+  const anyCorrect = rows.some((r) => r.lenT !== null && r.lenT !== undefined);
   return {
     id: plotId("levels", bench),
     title: `${benchmarkDisplayName(bench)}: accuracy and length by difficulty level`,
-    caption: "Per level: Acc (%), Len-T (mean tokens of correct samples; no bar when none is correct) and Len-A (mean tokens of all samples).",
+    caption: anyCorrect
+      ? "Per level: Acc (%), Len-T (mean tokens of correct samples; no bar when none is correct) and Len-A (mean tokens of all samples)."
+      : "Per level: Acc (%) and Len-A (mean tokens of all samples). No sample is correct, so there is no Len-T to draw.",
     columns: ["model", "level", "samples", "acc", "lenT", "lenA"],
     rows,
-    spec: { hconcat: [panel("acc", "Acc (%)"), panel("lenT", "Len-T (tokens)"), panel("lenA", "Len-A (tokens)")] },
+    spec: {
+      hconcat: [panel("acc", "Acc (%)"), ...(anyCorrect ? [panel("lenT", "Len-T (tokens)")] : []), panel("lenA", "Len-A (tokens)")],
+    },
   };
 }
 
