@@ -242,17 +242,15 @@ export function generateTrace(problem: Pick<WorldProblem, "id" | "level" | "expr
       const shortBase = { ...base, cols: byColumns ? renderColumns(cols, 0) : undefined };
       const recompute = byColumns ? 1 : 0;
       const lead = rng.int(0, CONFIRM_TEMPLATES.length - 1);
+      // Every check, confirmation or correction, puts its recomputed result back into the expression: the chain
+      // goes on from the value the check found, never from the earlier line. A model that misjudges whether the two
+      // agree (the comparison is the hard part for a small model) still continues with the checked value.
+      const rest = isLast ? -1 : rng.int(0, REST_TEMPLATES.length - 1);
+      const tail = isLast ? {} : { rest: render(afterTrue) };
       if (caught) {
-        const rest = isLast ? -1 : rng.int(0, REST_TEMPLATES.length - 1);
-        const tail = isLast ? {} : { rest: render(afterTrue) };
-        const slots = { ...base, w: String(written), ...tail };
-        steps.push(step("correct", lead, rest, recompute, slots, { ...shortBase, w: String(written), ...tail }));
+        const w = String(written);
+        steps.push(step("correct", lead, rest, recompute, { ...base, w, ...tail }, { ...shortBase, w, ...tail }));
       } else {
-        // A check also puts its recomputed result back into the expression, as a correction does: the chain goes
-        // on from the value the check found, never from the earlier line. A model that misjudges whether the
-        // two agree (the comparison is the hard part for a small model) still continues with the checked value.
-        const rest = isLast ? -1 : rng.int(0, REST_TEMPLATES.length - 1);
-        const tail = isLast ? {} : { rest: render(afterTrue) };
         steps.push(step("confirm", lead, rest, recompute, { ...base, ...tail }, { ...shortBase, ...tail }));
       }
     }

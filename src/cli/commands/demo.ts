@@ -34,7 +34,8 @@ export function register(program: Command): void {
       const { commandLine } = await import("../../store/index.js");
       const threads = flags.threads !== undefined ? positiveInt("--threads", flags.threads) : undefined;
       const config = await resolveRunConfig({ ...flags, preset: flags.preset ?? (flags.quick ? "demo-quick" : "demo") });
-      const rounds = flags.rounds !== undefined ? positiveInt("--rounds", flags.rounds) : config.rounds;
+      // Without --rounds, runDemo takes the config's `rounds` (its default lives in the schema).
+      const rounds = flags.rounds !== undefined ? positiveInt("--rounds", flags.rounds) : undefined;
       const progress = createProgress({ mode: progressModeFrom({ progress: flags.progress, json: flags.json }) });
       const argv = process.argv.slice(2);
       const result = await runDemo({
