@@ -126,7 +126,7 @@ describe("merging preset → file → --set", () => {
     expect(c.selection.variant).toBe("q-fix");
     expect(c.sampling.n).toBe(8);
     expect(c.sampling.maxTokens).toBe(512); // from the preset
-    expect(c.refinement.epsilon).toBe(0.005); // from the defaults
+    expect(c.refinement.lengthCapFactor).toBe(2); // from the defaults
     expect(c.seed).toBe(7);
   });
 
