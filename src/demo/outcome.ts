@@ -70,7 +70,13 @@ export function describeOutcome(o: OutcomeInput): string {
     sentences.push(`This is the paper's finding in miniature: much shorter thinking (≥ ${MUCH_SHORTER_PERCENT}% less) at the same accuracy (within ${SAME_ACCURACY_POINTS} points).`);
   } else {
     const why = [
-      ...(muchShorter ? [] : [`thinking shrank by ${Math.max(0, -lenT).toFixed(1)}%, less than the ${MUCH_SHORTER_PERCENT}% this demo looks for (the paper halves it)`]),
+      ...(muchShorter
+        ? []
+        : [
+            lenT < 0
+              ? `thinking shrank by ${(-lenT).toFixed(1)}%, less than the ${MUCH_SHORTER_PERCENT}% this demo looks for (the paper halves it)`
+              : `thinking did not shrink (Len-T ${pct(lenT)}; this demo looks for ${MUCH_SHORTER_PERCENT}% less, the paper halves it)`,
+          ]),
       ...(sameAccuracy ? [] : [`accuracy fell by ${Math.abs(dAcc).toFixed(1)} points, more than ${SAME_ACCURACY_POINTS}`]),
     ];
     sentences.push(`This run does not reproduce the paper's finding: ${why.join(", and ")}.`);
