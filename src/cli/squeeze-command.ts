@@ -10,7 +10,8 @@
  */
 import type { Command } from "commander";
 import type { RunConfig } from "../config/schema.js";
-import type { SqueezeStep } from "../squeeze/pipeline.js";
+import type { SqueezeOptions, SqueezeResult, SqueezeStep } from "../squeeze/pipeline.js";
+import type { SqueezeSummary } from "../squeeze/summary.js";
 import type { PairFormat } from "../squeeze/pairs.js";
 import { UserError } from "../util/errors.js";
 import { addRunFlags, addSamplingFlags, resolveRunConfig, type RunFlags, type SamplingFlags } from "./run-flags.js";
@@ -37,6 +38,11 @@ export interface SqueezeCommandSpec<F extends SqueezeFlags = SqueezeFlags> {
   /** The command's own flags as config overrides. */
   overrides?: (flags: F, base: RunConfig) => Record<string, unknown>;
   pairFormats?: (flags: F) => { formats?: PairFormat[]; out?: string };
+  /**
+   * The command runs rounds: its --rounds flag (undefined when not given: the config's `rounds`). More than one
+   * runs every round through training (src/squeeze/rounds.ts).
+   */
+  rounds?: (flags: F) => number | undefined;
 }
 
 /** Adds the flags every squeeze command has (run flags, run directory, --force, --progress, --json). */
@@ -99,10 +105,8 @@ export async function runSqueezeCommand<F extends SqueezeFlags>(flags: F, spec: 
   const progress = createProgress({ mode });
   const argv = process.argv.slice(2);
   const resumeArgv = spec.creates && flags.out === undefined ? [...argv, "--out", dir] : argv;
-  const result = await runSqueeze({
+  const common = {
     config,
-    dir,
-    steps: spec.steps,
     create: spec.creates,
     pairFormats: pairs.formats,
     pairsOut: pairs.out,
@@ -112,29 +116,40 @@ export async function runSqueezeCommand<F extends SqueezeFlags>(flags: F, spec: 
     argv: resumeArgv,
     progress,
     resumeCommand: commandLine(resumeArgv),
-    onStart: ({ dir: d, engine, problems }) => {
-      const what = engine ? `${engine.identity.name} (${engine.identity.engine})` : "no model needed";
-      progress.log(`${spec.steps.join(" → ")}: ${what}${problems !== null ? `, ${problems} training problems` : ""} → ${d}`);
-    },
-  });
+  };
+  const onStart = (steps: readonly SqueezeStep[]): SqueezeOptions["onStart"] => ({ dir: d, engine, problems }) => {
+    const what = engine ? `${engine.identity.name} (${engine.identity.engine})` : "no model needed";
+    progress.log(`${steps.join(" → ")}: ${what}${problems !== null ? `, ${problems} training problems` : ""} → ${d}`);
+  };
+
+  const rounds = spec.rounds ? (spec.rounds(flags) ?? config.rounds) : 1;
+  if (rounds > 1) {
+    const { runSqueezeRounds } = await import("../squeeze/rounds.js");
+    const { SqueezeSteps } = await import("../squeeze/pipeline.js");
+    const done = await runSqueezeRounds({
+      ...common,
+      dir,
+      rounds,
+      onRound: ({ round, of, model }) => progress.log(`round ${round}/${of}: sampling from ${model}`),
+      onStart: onStart(SqueezeSteps),
+    });
+    if (flags.json) {
+      const perRound = done.map((r) => ({ round: r.round, sampledFrom: r.sampledFrom, model: r.model, ...squeezeJson(r.result) }));
+      process.stdout.write(JSON.stringify({ rounds: perRound, model: done[done.length - 1].model }, null, 2) + "\n");
+      return;
+    }
+    let text = "";
+    for (const r of done) text += `== round ${r.round} of ${done.length} (sampled from ${r.sampledFrom})\n${squeezeText(r.result, flags, formatSqueezeSummary)}`;
+    // Each round's own samples: how long the model's answers were when that round sampled them.
+    const lengths = done.map((r) => `round ${r.round} ${r.result.summary.chosenTokensMean.toFixed(1)}`);
+    text += `chosen answers' mean tokens (before refinement): ${lengths.join(", ")}\nlast model: ${done[done.length - 1].model}\n`;
+    process.stdout.write(text);
+    return;
+  }
+
+  const result = await runSqueeze({ ...common, dir, steps: spec.steps, onStart: onStart(spec.steps) });
   if (flags.json) {
-    const s = result.summary;
-    const json = {
-      ...(result.training ? { ...result.training, training: result.training } : {}),
-      ...(result.trl ? { backend: "trl", command: result.trl.command, ...(result.trl.result ?? {}), trl: result.trl } : {}),
-      run: result.dir,
-      problems: s.problems,
-      samples: s.samples,
-      pairs: s.pairs,
-      acceptanceRate: s.refinement.acceptanceRate,
-      thinkingTokensBefore: s.thinkingTokensBefore,
-      thinkingTokensAfter: s.thinkingTokensAfter,
-      seconds: Math.round(result.seconds * 10) / 10,
-      exports: result.exports,
-      stages: result.stages,
-      summary: s,
-    };
-    process.stdout.write(JSON.stringify(json, null, 2) + "\n");
+    process.stdout.write(JSON.stringify(squeezeJson(result), null, 2) + "\n");
     return;
   }
   if (result.trl && flags.dryRun) {
@@ -142,7 +157,30 @@ export async function runSqueezeCommand<F extends SqueezeFlags>(flags: F, spec: 
     process.stdout.write(result.trl.command + "\n");
     return;
   }
-  let text = formatSqueezeSummary(result.summary);
+  process.stdout.write(squeezeText(result, flags, formatSqueezeSummary));
+}
+
+function squeezeJson(result: SqueezeResult): Record<string, unknown> {
+  const s = result.summary;
+  return {
+    ...(result.training ? { ...result.training, training: result.training } : {}),
+    ...(result.trl ? { backend: "trl", command: result.trl.command, ...(result.trl.result ?? {}), trl: result.trl } : {}),
+    run: result.dir,
+    problems: s.problems,
+    samples: s.samples,
+    pairs: s.pairs,
+    acceptanceRate: s.refinement.acceptanceRate,
+    thinkingTokensBefore: s.thinkingTokensBefore,
+    thinkingTokensAfter: s.thinkingTokensAfter,
+    seconds: Math.round(result.seconds * 10) / 10,
+    exports: result.exports,
+    stages: result.stages,
+    summary: s,
+  };
+}
+
+function squeezeText(result: SqueezeResult, flags: SqueezeFlags, formatSummary: (s: SqueezeSummary) => string): string {
+  let text = formatSummary(result.summary);
   if (result.trl?.result) {
     const r = result.trl.result;
     text += `training (trl): ${r.steps ?? "?"} steps; loss ${r.lossFirst ?? "n/a"} → ${r.lossLast ?? "n/a"}; held-out reward accuracy ${r.heldOutRewardAccuracy ?? "n/a"}\nmodel: ${r.model}\n`;
@@ -157,5 +195,5 @@ export async function runSqueezeCommand<F extends SqueezeFlags>(flags: F, spec: 
   }
   for (const e of result.exports) text += `pairs (${e.format}): ${e.rows} rows → ${e.file}${e.datasetInfoFile ? ` (+ ${e.datasetInfoFile})` : ""}\n`;
   text += `${result.seconds.toFixed(1)} s\n`;
-  process.stdout.write(text);
+  return text;
 }

@@ -20,6 +20,7 @@ import type { EvalReport } from "../eval/evaluate.js";
 import type { BenchmarkMetrics, GroupMetrics } from "../eval/metrics.js";
 import { runEvaluation } from "../eval/run.js";
 import { runSqueeze, SqueezeSteps } from "../squeeze/pipeline.js";
+import { roundDir } from "../squeeze/rounds.js";
 import type { TrainSummary } from "../squeeze/train.js";
 import { writeFileAtomic } from "../util/atomic-file.js";
 import type { ProgressReporter } from "../util/progress.js";
@@ -150,7 +151,7 @@ function withModel(config: RunConfig, model: string): RunConfig {
 }
 
 export function demoPaths(out: string, round: number): { squeeze: string; eval: string } {
-  const base = round === 1 ? out : join(out, `round-${round}`);
+  const base = roundDir(out, round);
   return { squeeze: join(base, "squeeze"), eval: join(base, "squeezed-eval") };
 }
 
