@@ -57,7 +57,8 @@ export async function runSqueezeRounds(opts: SqueezeRoundsOptions): Promise<Sque
     const dir = roundDir(opts.dir, round);
     onRound?.({ round, of: rounds, dir, model });
     const config: RunConfig = { ...opts.config, engine: { ...opts.config.engine, model } };
-    // Each round opens the engine for its own model; a later round's run is always new to its directory.
+    // Each round opens the engine for its own model. A later round creates its run the first time it starts, and
+    // resumes it (or reads it back, when finished) after that.
     const result = await runSqueeze({ ...rest, config, dir, steps: SqueezeSteps, create: round > 1 || opts.create });
     const trained = trainedModel(result, round);
     out.push({ round, sampledFrom: model, model: trained, result });
