@@ -7,7 +7,8 @@
 # - Phases 1-2 train on traces WITHOUT R1-style reflection, from the generator as it was before issue 11
 #   (BASE_GENERATOR). Phase 1 runs the first 1501 steps of a 2600-step cosine schedule (stopped there to fit a
 #   session's time); phase 2 continues from it with a fresh optimiser and its own complete 1600-step cosine schedule
-#   (peak 1.5e-3) over another order of that corpus. About 95 minutes on the shared 2-core machine.
+#   (peak 1.5e-3) over another order of that corpus. About 60 minutes on an idle 2-core machine (phase 1 28, phase 2 30).
+#   End to end from a fresh clone the output is byte-identical to the committed model (see its model card).
 # - Phase 3 (issue 11) fine-tunes that model on traces that second-guess themselves the way R1 does, from
 #   REFLECT_GENERATOR: re-checks that put the recomputed value back into the expression, "Alternatively", "Hmm",
 #   closing verifications that restate the result, corrections of a wrong direct step on hard levels; every
