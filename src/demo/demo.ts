@@ -19,8 +19,7 @@ import { buildComparison, type BenchmarkSummary, type EvalSummary } from "../eva
 import type { EvalReport } from "../eval/evaluate.js";
 import type { BenchmarkMetrics, GroupMetrics } from "../eval/metrics.js";
 import { runEvaluation } from "../eval/run.js";
-import { runSqueeze, SqueezeSteps } from "../squeeze/pipeline.js";
-import { roundDir } from "../squeeze/rounds.js";
+import { roundDir, runSqueezeRounds, withModel } from "../squeeze/rounds.js";
 import type { TrainSummary } from "../squeeze/train.js";
 import { writeFileAtomic } from "../util/atomic-file.js";
 import type { ProgressReporter } from "../util/progress.js";
@@ -146,10 +145,6 @@ function firstBenchmark(report: EvalReport): [string, BenchmarkMetrics] {
   return entry;
 }
 
-function withModel(config: RunConfig, model: string): RunConfig {
-  return { ...config, engine: { ...config.engine, model } };
-}
-
 export function demoPaths(out: string, round: number): { squeeze: string; eval: string } {
   const base = roundDir(out, round);
   return { squeeze: join(base, "squeeze"), eval: join(base, "squeezed-eval") };
@@ -164,51 +159,62 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const config = withResolvedModelPath(opts.config, cwd);
   const parts = 1 + 2 * rounds;
   let partIndex = 0;
-  const part = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
-    const t = performance.now();
+  let partName = "";
+  let partStart = 0;
+  const beginPart = (name: string): void => {
     partIndex++;
+    partName = name;
+    partStart = performance.now();
     opts.progress?.log(`demo [${partIndex}/${parts}] ${name}`);
-    const result = await fn();
-    opts.onPart?.({ name, index: partIndex, of: parts, seconds: (performance.now() - t) / 1000 });
-    return result;
   };
+  const endPart = (): void => opts.onPart?.({ name: partName, index: partIndex, of: parts, seconds: (performance.now() - partStart) / 1000 });
   const common = { progress: opts.progress, signal: opts.signal, handleSignals: opts.handleSignals, resumeCommand: opts.resumeCommand, argv: opts.argv, cwd };
+  const label = (round: number): string => (rounds > 1 ? ` (round ${round})` : "");
 
-  // One engine per model: the base model serves its evaluation and round 1's sampling and refinement.
-  let engine: Engine = await openEngine(config.engine, { cwd });
+  // One engine per model: the base model serves its evaluation and round 1's sampling and refinement; each trained
+  // model serves its evaluation and the next round's (runSqueezeRounds hands it over).
+  const engine: Engine = await openEngine(config.engine, { cwd });
   const baseRun = join(out, "base-eval");
   const roundResults: DemoRound[] = [];
   const roundMetrics: BenchmarkMetrics[] = [];
   let baseReport: EvalReport | undefined;
   try {
     // The metrics come with each evaluation (computed from its stored samples): nothing is read back.
-    baseReport = await part("evaluate the base model", () => runEvaluation({ ...common, config, outDir: baseRun, engine }));
-    let model = config.engine.model;
-    for (let round = 1; round <= rounds; round++) {
-      const paths = demoPaths(out, round);
-      const roundConfig = withModel(config, model);
-      const label = rounds > 1 ? ` (round ${round})` : "";
-      const squeezed = await part(`squeeze: sample → select → refine → pairs → train${label}`, () =>
-        runSqueeze({ ...common, config: roundConfig, dir: paths.squeeze, steps: SqueezeSteps, create: true, engine, threads: opts.threads, trainBackend: "embedded" }),
-      );
-      const training = squeezed.training;
-      if (training === undefined) throw new Error("the squeeze ran no training");
-      await engine.close();
-      model = training.model;
-      engine = await openEngine(withModel(config, model).engine, { cwd });
-      const [, metrics] = firstBenchmark(await part(`evaluate the squeezed model${label}`, () => runEvaluation({ ...common, config: withModel(config, model), outDir: paths.eval, engine })));
-      roundMetrics.push(metrics);
-      roundResults.push({
-        round,
-        squeezeRun: paths.squeeze,
-        evalRun: paths.eval,
-        model,
-        metrics: headline(metrics),
-        byLevel: byLevel(metrics),
-        training: { steps: training.steps, pairs: training.pairs, lossFirst: training.lossFirst, lossLast: training.lossLast, heldOutRewardAccuracy: training.heldOutRewardAccuracy, seconds: training.seconds },
-        pairs: squeezed.summary.pairs,
-      });
-    }
+    beginPart("evaluate the base model");
+    baseReport = await runEvaluation({ ...common, config, outDir: baseRun, engine });
+    endPart();
+    await runSqueezeRounds({
+      ...common,
+      config,
+      dir: demoPaths(out, 1).squeeze,
+      runDir: (round) => demoPaths(out, round).squeeze,
+      rounds,
+      engine,
+      create: true,
+      threads: opts.threads,
+      trainBackend: "embedded",
+      onRound: ({ round }) => beginPart(`squeeze: sample → select → refine → pairs → train${label(round)}`),
+      afterRound: async ({ round, model, result }, trained) => {
+        endPart();
+        const training = result.training;
+        if (training === undefined) throw new Error("the squeeze ran no training");
+        const paths = demoPaths(out, round);
+        beginPart(`evaluate the squeezed model${label(round)}`);
+        const [, metrics] = firstBenchmark(await runEvaluation({ ...common, config: withModel(config, model), outDir: paths.eval, engine: trained }));
+        endPart();
+        roundMetrics.push(metrics);
+        roundResults.push({
+          round,
+          squeezeRun: paths.squeeze,
+          evalRun: paths.eval,
+          model,
+          metrics: headline(metrics),
+          byLevel: byLevel(metrics),
+          training: { steps: training.steps, pairs: training.pairs, lossFirst: training.lossFirst, lossLast: training.lossLast, heldOutRewardAccuracy: training.heldOutRewardAccuracy, seconds: training.seconds },
+          pairs: result.summary.pairs,
+        });
+      },
+    });
   } finally {
     await engine.close();
   }

@@ -8,6 +8,8 @@
  */
 import { join } from "node:path";
 import type { RunConfig } from "../config/schema.js";
+import type { Engine } from "../engines/engine.js";
+import { openEngine, withResolvedModelPath } from "../engines/factory.js";
 import { UserError } from "../util/errors.js";
 import { runSqueeze, SqueezeSteps, type SqueezeOptions, type SqueezeResult } from "./pipeline.js";
 
@@ -16,12 +18,26 @@ export function roundDir(dir: string, round: number): string {
   return round === 1 ? dir : join(dir, `round-${round}`);
 }
 
+/** The configuration with another model (a round's, or the one a round trained). */
+export function withModel(config: RunConfig, model: string): RunConfig {
+  return { ...config, engine: { ...config.engine, model } };
+}
+
 export interface SqueezeRoundsOptions extends Omit<SqueezeOptions, "steps" | "engine" | "dir" | "refineReuse"> {
   /** Round 1's run directory; later rounds go inside it. */
   dir: string;
   rounds: number;
+  /** Round r's run directory, when not `roundDir(dir, r)` (the demo keeps each round's squeeze beside its evaluation). */
+  runDir?: (round: number) => string;
+  /** An engine already open on the first round's model (the caller closes it). */
+  engine?: Engine;
   /** Told when a round starts (before its engine opens). */
   onRound?: (info: { round: number; of: number; dir: string; model: string }) => void;
+  /**
+   * Called after each round with an engine open on the model the round trained (the demo evaluates it there); the
+   * next round samples with the same engine. Without it, each round opens the engine it needs and closes it.
+   */
+  afterRound?: (round: SqueezeRound, engine: Engine) => Promise<void>;
 }
 
 export interface SqueezeRound {
@@ -41,7 +57,7 @@ function trainedModel(result: SqueezeResult, round: number): string {
 
 /** Runs `rounds` rounds of sample → select → refine → pairs → train, each from the previous round's model. */
 export async function runSqueezeRounds(opts: SqueezeRoundsOptions): Promise<SqueezeRound[]> {
-  const { rounds, onRound, ...rest } = opts;
+  const { rounds, onRound, afterRound, runDir, engine: callerEngine, ...rest } = opts;
   if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`runSqueezeRounds: rounds must be a positive integer, got ${rounds}`);
   if (rounds > 1 && opts.dryRun) throw new UserError("--rounds: a TRL dry run trains nothing, so a later round would have no model to sample from");
   if (rounds > 1 && opts.config.engine.kind !== "embedded") {
@@ -53,16 +69,35 @@ export async function runSqueezeRounds(opts: SqueezeRoundsOptions): Promise<Sque
   }
   const out: SqueezeRound[] = [];
   let model = opts.config.engine.model;
-  for (let round = 1; round <= rounds; round++) {
-    const dir = roundDir(opts.dir, round);
-    onRound?.({ round, of: rounds, dir, model });
-    const config: RunConfig = { ...opts.config, engine: { ...opts.config.engine, model } };
-    // Each round opens the engine for its own model. A later round creates its run the first time it starts, and
-    // resumes it (or reads it back, when finished) after that.
-    const result = await runSqueeze({ ...rest, config, dir, steps: SqueezeSteps, create: round > 1 || opts.create });
-    const trained = trainedModel(result, round);
-    out.push({ round, sampledFrom: model, model: trained, result });
-    model = trained;
+  // The engine on the current round's model: the caller's for round 1, then (with afterRound) the one the hook used.
+  let engine = callerEngine;
+  let owned = false;
+  const release = async (): Promise<void> => {
+    if (owned && engine !== undefined) await engine.close();
+    engine = undefined;
+    owned = false;
+  };
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      const dir = runDir?.(round) ?? roundDir(opts.dir, round);
+      onRound?.({ round, of: rounds, dir, model });
+      // Without an engine here, runSqueeze opens one for this round's model. A later round creates its run the first
+      // time it starts, and resumes it (or reads it back, when finished) after that.
+      const result = await runSqueeze({ ...rest, config: withModel(opts.config, model), dir, steps: SqueezeSteps, create: round > 1 || opts.create, engine });
+      const trained = trainedModel(result, round);
+      const done: SqueezeRound = { round, sampledFrom: model, model: trained, result };
+      out.push(done);
+      model = trained;
+      await release();
+      if (afterRound !== undefined) {
+        const cwd = opts.cwd ?? process.cwd();
+        engine = await openEngine(withResolvedModelPath(withModel(opts.config, model), cwd).engine, { cwd });
+        owned = true;
+        await afterRound(done, engine);
+      }
+    }
+  } finally {
+    await release();
   }
   return out;
 }

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { RunStore } from "../../src/store/index.js";
 import { countInRun, runCliAsync, tempDir } from "../helpers.js";
 
 /** The smallest demo that still has pairs to train on. */
@@ -86,6 +87,32 @@ describe("tokensqueeze demo", () => {
     // Finished stages were skipped: the squeeze run has one record per stage run, not two.
     expect(countInRun(join(out, "squeeze"), "select count(*) as n from train_steps")).toBe(r.rounds[0].training.steps);
   }, 320_000);
+
+  it("--rounds 2 on the same directory keeps round 1 and adds a round sampled from round 1's model", async () => {
+    const before = JSON.parse(readFileSync(join(out, "demo.json"), "utf8"));
+    const two = await runCliAsync(["demo", ...CI_DEMO, "--rounds", "2", "--out", out, "--json"], { timeoutMs: 600_000 });
+    expect(two.status, two.stderr).toBe(0);
+    const r = JSON.parse(two.stdout);
+    expect(r.rounds.map((x: { round: number }) => x.round)).toEqual([1, 2]);
+    // Round 1 was read back, not redone.
+    expect(r.rounds[0].metrics).toEqual(before.rounds[0].metrics);
+    expect(r.base).toEqual(before.base);
+    // Round 2 lives in round-2/, sampled from round 1's trained model, and its model is the demo's result.
+    const round2 = join(out, "round-2", "squeeze");
+    expect(r.rounds[1].squeezeRun).toBe(round2);
+    expect(r.rounds[1].evalRun).toBe(join(out, "round-2", "squeezed-eval"));
+    expect(r.model).toBe(join(round2, "model"));
+    expect(r.squeezed).toEqual(r.rounds[1].metrics);
+    checkHeadline(r.squeezed, 8);
+    const store = RunStore.open(round2, { readonly: true });
+    try {
+      expect(store.model.name).toBe(before.model);
+    } finally {
+      store.close();
+    }
+    expect(countInRun(join(out, "round-2", "squeezed-eval"), "select count(*) as n from eval_samples")).toBe(8);
+    expect(r.summary).toMatch(/Rounds: round 1 .*; round 2 /);
+  }, 620_000);
 
   it("says which flag is wrong (exit 2)", async () => {
     const bad = await runCliAsync(["demo", "--rounds", "0", "--out", join(tempDir(), "x")]);
