@@ -1,24 +1,45 @@
 /**
- * What an evaluation run's samples of the built-in world do, level by level: the share that reflect (re-check,
- * correct or verify) and the share that decompose an operation column by column, read back with the world's own
- * analysis. docs/BENCHMARKS.md ("The demo") compares a demo's base and squeezed evaluations with it.
+ * What the samples of a run on the built-in world do, read back with the world's own analysis:
+ * - for an evaluation run, level by level: the share of samples that reflect (re-check, correct or verify), the share
+ *   that decompose an operation column by column, and the wording of the correct ones;
+ * - for a squeeze run: the wording of the chosen answers before and after stage 2, and of the rejected answers.
+ * Wording is `verbosity`: the characters of the thinking's steps over the characters the same steps take in their
+ * shortest phrasing (1.0 = every step already terse; unrecognised steps count as they are), with the steps per answer
+ * that are reflections and column-by-column operations. docs/BENCHMARKS.md ("The demo") compares runs with it.
  *
- *   tsx scripts/world-depth-of-run.ts runs/demo/base-eval runs/demo/squeezed-eval
+ *   tsx scripts/world-depth-of-run.ts runs/demo/base-eval runs/demo/squeezed-eval runs/demo/squeeze
  */
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { analyzeResponse } from "../src/world/analysis.js";
+import { analyzeResponse, type ResponseAnalysis } from "../src/world/analysis.js";
 
-interface Row { level: number; text: string }
+interface Row { level: number; text: string; correct?: number }
 const pct = (n: number, d: number): number => (d === 0 ? 0 : Math.round((1000 * n) / d) / 10);
-const runs = process.argv.slice(2);
-if (runs.length === 0) throw new Error("usage: world-depth-of-run.ts <eval run dir> [more run dirs]");
-const out: Record<string, Record<string, { samples: number; reflecting: number; decomposing: number }>> = {};
-for (const run of runs) {
-  const db = new Database(join(run, "run.sqlite"), { readonly: true });
-  const rows = db.prepare("SELECT level, text FROM eval_samples WHERE level IS NOT NULL").all() as Row[];
-  db.close();
-  const byLevel: Record<string, { samples: number; reflecting: number; decomposing: number }> = {};
+const round = (x: number, digits = 3): number => Math.round(x * 10 ** digits) / 10 ** digits;
+
+const REFLECTIONS = new Set(["confirm", "correct", "verify"]);
+
+/** The wording of a set of answers: verbosity, and reflection / column-working steps per answer. */
+function wording(analyses: readonly ResponseAnalysis[]): { answers: number; verbosity: number; reflectionSteps: number; columnSteps: number } {
+  let chars = 0;
+  let shortest = 0;
+  let reflections = 0;
+  let columns = 0;
+  for (const a of analyses) {
+    for (const s of a.steps) {
+      chars += s.text.length;
+      shortest += (s.shortest ?? s.text).length;
+      if (REFLECTIONS.has(s.kind)) reflections++;
+      if (s.kind === "decomposed") columns++;
+    }
+  }
+  const n = Math.max(1, analyses.length);
+  return { answers: analyses.length, verbosity: round(shortest === 0 ? 1 : chars / shortest), reflectionSteps: round(reflections / n, 2), columnSteps: round(columns / n, 2) };
+}
+
+function evalRun(db: Database.Database): Record<string, unknown> {
+  const rows = db.prepare("SELECT level, text, correct FROM eval_samples WHERE level IS NOT NULL").all() as Row[];
+  const byLevel: Record<string, unknown> = {};
   for (const level of [...new Set(rows.map((r) => r.level))].sort((a, b) => a - b)) {
     const analyses = rows.filter((r) => r.level === level).map((r) => analyzeResponse(r.text));
     byLevel[level] = {
@@ -27,6 +48,30 @@ for (const run of runs) {
       decomposing: pct(analyses.filter((a) => a.hasDecomposed).length, analyses.length),
     };
   }
-  out[run] = byLevel;
+  return { byLevel, correctWording: wording(rows.filter((r) => r.correct === 1).map((r) => analyzeResponse(r.text))) };
+}
+
+function squeezeRun(db: Database.Database): Record<string, unknown> {
+  const texts = (sql: string): ResponseAnalysis[] => (db.prepare(sql).all() as Array<{ text: string }>).map((r) => analyzeResponse(r.text));
+  return {
+    chosenBeforeRefinement: wording(texts("SELECT s.text FROM refined_responses r JOIN samples s USING (problemId, sampleIndex)")),
+    chosenAfterRefinement: wording(texts("SELECT text FROM refined_responses")),
+    rejected: wording(texts("SELECT DISTINCT s.text FROM pairs p JOIN samples s ON s.problemId = p.problemId AND s.sampleIndex = p.rejectedIndex")),
+  };
+}
+
+const runs = process.argv.slice(2);
+if (runs.length === 0) throw new Error("usage: world-depth-of-run.ts <evaluation or squeeze run dir> [more run dirs]");
+const out: Record<string, Record<string, unknown>> = {};
+for (const run of runs) {
+  const db = new Database(join(run, "run.sqlite"), { readonly: true });
+  const has = (table: string): boolean => db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined;
+  try {
+    if (has("eval_samples")) out[run] = evalRun(db);
+    else if (has("refined_responses")) out[run] = squeezeRun(db);
+    else throw new Error(`${run}: neither an evaluation run nor a squeeze run that reached stage 2`);
+  } finally {
+    db.close();
+  }
 }
 process.stdout.write(JSON.stringify(out, null, 1) + "\n");
