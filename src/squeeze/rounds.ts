@@ -3,8 +3,8 @@
  * from round r − 1's trained model, then selects, refines, exports pairs and trains again.
  *
  * Layout: round 1 is the run directory itself, round r > 1 is `<dir>/round-<r>`, each an ordinary resumable run
- * (the demo nests its rounds the same way). Running the same command again continues with the first unfinished
- * round; finished rounds are read back from their records.
+ * (the demo passes `runDir` to keep round r's squeeze in `<out>/round-<r>/squeeze`, beside its evaluation). Running
+ * the same command again continues with the first unfinished round; finished rounds are read back from their records.
  */
 import { join } from "node:path";
 import type { RunConfig } from "../config/schema.js";
