@@ -3,7 +3,10 @@
  *   <out>/train.jsonl    one trace per line: {id, level, care, format, user | prompt, response, answer, masked?}
  *   <out>/heldout.jsonl  the held-out problems (never in train.jsonl): {id, level, question, answer}
  *
- *   tsx scripts/world-corpus.ts --out .cache/world --problems 60000 --seed 1
+ *   tsx scripts/world-corpus.ts --out .cache/world --problems 60000 --seed 1 [--style-spread 0.2]
+ *
+ * --style-spread makes wording a per-trace style (TracePolicy.styleSpread); without it every step picks its own
+ * phrasing, as in the corpus the committed model was trained on.
  *
  * Problems are spread evenly over the levels; each training problem gets one trace. The model must answer under
  * both evaluation prompt presets (src/sampling/prompts.ts), so the traces come in their formats:
@@ -19,7 +22,7 @@ import { generateProblem, heldoutProblems, MAX_LEVEL, MIN_LEVEL } from "../src/w
 import { paperPrompt } from "../src/sampling/prompts.js";
 import { chatUserMessage } from "../src/sampling/prompts.js";
 import { deriveSeed, Rng } from "../src/util/rng.js";
-import { errorSpans, generateTrace, paperResponse, THINK_OPEN } from "../src/world/traces.js";
+import { DEFAULT_POLICY, errorSpans, generateTrace, paperResponse, THINK_OPEN } from "../src/world/traces.js";
 
 function maskedField(spans: Array<[number, number]>): { masked?: Array<[number, number]> } {
   return spans.length > 0 ? { masked: spans } : {};
@@ -30,12 +33,16 @@ const { values } = parseArgs({
     out: { type: "string", default: ".cache/world" },
     problems: { type: "string", default: "60000" },
     seed: { type: "string", default: "1" },
+    "style-spread": { type: "string" },
   },
 });
 const out = values.out!;
 const total = Number(values.problems);
 const seed = Number(values.seed);
 if (!Number.isInteger(total) || total <= 0) throw new Error(`--problems must be a positive integer, got ${values.problems}`);
+const spread = values["style-spread"] === undefined ? undefined : Number(values["style-spread"]);
+if (spread !== undefined && !(spread > 0)) throw new Error(`--style-spread must be a positive number, got ${values["style-spread"]}`);
+const policy = spread === undefined ? DEFAULT_POLICY : { ...DEFAULT_POLICY, styleSpread: spread };
 mkdirSync(out, { recursive: true });
 
 const FORMAT_SHARES = { chat: 0.6, chatPlain: 0.15 };
@@ -56,7 +63,7 @@ function* trainRows(): Generator<unknown> {
   for (let i = 0; i < total; i++) {
     const level = MIN_LEVEL + (i % levels);
     const p = generateProblem("train", level, seed, Math.floor(i / levels));
-    const t = generateTrace(p, seed);
+    const t = generateTrace(p, seed, 0, policy);
     const x = new Rng(deriveSeed("world-corpus-format", p.id, seed)).next();
     const base = { id: p.id, level, care: t.care, question: p.question, answer: p.answer };
     // `masked`: character spans of the response that carry a deliberate error (trained on as context, never as target).

@@ -10,8 +10,12 @@
  * ("Hmm, is 47*8 really 376?") or verify the answer at the end. On easy levels every check confirms what was
  * already right (the waste adaptive depth should drop); on hard levels a check recomputes column by column and
  * sometimes finds a real error in the direct computation before it and corrects it, so checking pays there.
- * Wording: every step picks one of several phrasings of the same content. Apart from those corrected errors,
- * the arithmetic of training traces is right: the errors a model trained on them makes are its own.
+ * Wording: every step picks one of several phrasings of the same content, terse to wordy, uniformly and
+ * independently of the other steps (the committed model's world). With `styleSpread` set, how wordy is instead a
+ * trait of the whole trace (its "style", like care), as a real model's verbosity holds across an answer: a terse
+ * trace mostly picks short phrasings and a wordy one long phrasings (scripts/world-corpus.ts --style-spread; tried
+ * in docs/BENCHMARKS.md, "A world whose wording is a per-trace style"). Apart from those corrected errors, the
+ * arithmetic of training traces is right: the errors a model trained on them makes are its own.
  */
 import { deriveSeed, Rng } from "../util/rng.js";
 import { canDecompose, columnsFor, COLUMN_STYLES, renderColumns } from "./columns.js";
@@ -63,6 +67,12 @@ export interface TracePolicy {
   uncaughtError: readonly number[];
   /** Probability that a reflection recomputes column by column (when the operation can be decomposed), easy / hard. */
   reflectByColumns: { easy: number; hard: number };
+  /**
+   * Unset: every step's phrasing is a uniform pick of its own. Set (σ): the trace draws a style uniform in [0, 1]
+   * (0 the tersest), and a phrasing whose length rank within its table, scaled to [0, 1], is x gets weight
+   * exp(-(x - style)² / 2σ²). Smaller σ: steps follow their trace's style more closely.
+   */
+  styleSpread?: number;
 }
 
 export const DEFAULT_POLICY: TracePolicy = {
@@ -107,6 +117,8 @@ export interface TraceStep {
 export interface Trace {
   problemId: string;
   care: Care;
+  /** How wordy the trace is, in [0, 1] (0 the tersest), when the policy sets a styleSpread. */
+  style?: number;
   steps: TraceStep[];
   /** The whole response, starting with `<think>\n`. */
   response: string;
@@ -140,6 +152,30 @@ function pickCare(rng: Rng, p: Record<Care, number>): Care {
   if (x < p.quick + p.normal) return "normal";
   return "careful";
 }
+
+/** Each template's rank by length within its table (0 the shortest), as x in [0, 1]. */
+function lengthRanks(table: readonly string[]): number[] {
+  const order = table.map((t, i) => ({ i, n: t.length })).sort((x, y) => x.n - y.n || x.i - y.i);
+  const x = new Array<number>(table.length);
+  order.forEach((o, rank) => (x[o.i] = table.length === 1 ? 0 : rank / (table.length - 1)));
+  return x;
+}
+
+const RANKS = new Map<readonly string[], number[]>();
+
+/** A phrasing index of `table`: uniform, or for a trace of style `style` (see TracePolicy.styleSpread). */
+function pickPhrasing(rng: Rng, table: readonly string[], style: number | undefined, spread: number | undefined): number {
+  if (style === undefined || spread === undefined) return rng.int(0, table.length - 1);
+  let ranks = RANKS.get(table);
+  if (ranks === undefined) RANKS.set(table, (ranks = lengthRanks(table)));
+  const w = ranks.map((x) => Math.exp(-((x - style) ** 2) / (2 * spread * spread)));
+  let u = rng.next() * w.reduce((a, b) => a + b, 0);
+  for (let i = 0; i < w.length; i++) if ((u -= w[i]) < 0) return i;
+  return w.length - 1;
+}
+
+/** The column styles as a table for pickPhrasing, ranked as they render: style 0 the tersest. */
+const COLUMN_STYLE_TABLE = Array.from({ length: COLUMN_STYLES }, (_, i) => "x".repeat(i + 1));
 
 /**
  * A plausible wrong result for the next operation of `cur`, or the right one when every such error would take a
@@ -175,6 +211,9 @@ function step(kind: StepKind, phrasing: number, rest: number, recompute: number,
 export function generateTrace(problem: Pick<WorldProblem, "id" | "level" | "expr" | "answer">, seed: number, sample = 0, policy = DEFAULT_POLICY): Trace {
   const rng = new Rng(deriveSeed("world-trace", problem.id, seed, sample));
   const care = pickCare(rng, policy.care);
+  // Drawn only for a styled world, so the unstyled traces are the ones the committed model was trained on.
+  const style = policy.styleSpread === undefined ? undefined : rng.next();
+  const phrase = (table: readonly string[]): number => pickPhrasing(rng, table, style, policy.styleSpread);
   const hard = problem.level > policy.easyMaxLevel;
   const reflective = rng.next() < policy.reflective[care];
   const steps: TraceStep[] = [];
@@ -183,7 +222,7 @@ export function generateTrace(problem: Pick<WorldProblem, "id" | "level" | "expr
   let reflections = 0;
 
   const exprText = render(problem.expr);
-  steps.push(step("intro", rng.int(0, INTRO_TEMPLATES.length - 1), -1, -1, { expr: exprText }, { expr: exprText }));
+  steps.push(step("intro", phrase(INTRO_TEMPLATES), -1, -1, { expr: exprText }, { expr: exprText }));
 
   let cur: Expr = problem.expr;
   let uncaughtErrors = 0;
@@ -213,18 +252,18 @@ export function generateTrace(problem: Pick<WorldProblem, "id" | "level" | "expr
     if (left) uncaughtErrors++;
     const afterWritten = reduceWith(cur, written);
     const afterTrue = reduceWith(cur, o.value);
-    const restChoice = isLast ? -1 : rng.int(0, REST_TEMPLATES.length - 1);
+    const restChoice = isLast ? -1 : phrase(REST_TEMPLATES);
     const restSlot = isLast ? {} : { rest: render(afterWritten) };
 
     if (decompose) {
       usesDepth = true;
       const cols = columnsFor(o.op, o.left, o.right);
-      const style = rng.int(0, COLUMN_STYLES - 1);
-      const slots = { ...eq, r: String(written), ord, cols: renderColumns(cols, style), ...restSlot };
-      steps.push(step("decomposed", rng.int(0, DECOMPOSED_TEMPLATES.length - 1), restChoice, -1, slots, { ...slots, cols: renderColumns(cols, 0) }));
+      const colStyle = phrase(COLUMN_STYLE_TABLE);
+      const slots = { ...eq, r: String(written), ord, cols: renderColumns(cols, colStyle), ...restSlot };
+      steps.push(step("decomposed", phrase(DECOMPOSED_TEMPLATES), restChoice, -1, slots, { ...slots, cols: renderColumns(cols, 0) }));
     } else {
       const slots = { ...eq, r: String(written), ord, ...restSlot };
-      const s = step("direct", rng.int(0, DIRECT_TEMPLATES.length - 1), restChoice, -1, slots, slots);
+      const s = step("direct", phrase(DIRECT_TEMPLATES), restChoice, -1, slots, slots);
       if (written !== o.value) s.error = resultSpan(s.text, `${o.left}${o.op}${o.right}=`, written);
       steps.push(s);
     }
@@ -237,15 +276,15 @@ export function generateTrace(problem: Pick<WorldProblem, "id" | "level" | "expr
       const pColumns = decompose && hard ? 1 : hard ? policy.reflectByColumns.hard : policy.reflectByColumns.easy;
       const byColumns = decomposable && rng.next() < pColumns;
       const cols = byColumns ? columnsFor(o.op, o.left, o.right) : [];
-      const style = rng.int(0, COLUMN_STYLES - 1);
-      const base = { ...eq, r: String(o.value), cols: byColumns ? renderColumns(cols, style) : undefined };
+      const colStyle = phrase(COLUMN_STYLE_TABLE);
+      const base = { ...eq, r: String(o.value), cols: byColumns ? renderColumns(cols, colStyle) : undefined };
       const shortBase = { ...base, cols: byColumns ? renderColumns(cols, 0) : undefined };
       const recompute = byColumns ? 1 : 0;
-      const lead = rng.int(0, CONFIRM_TEMPLATES.length - 1);
+      const lead = phrase(CONFIRM_TEMPLATES);
       // Every check, confirmation or correction, puts its recomputed result back into the expression: the chain
       // goes on from the value the check found, never from the earlier line. A model that misjudges whether the two
       // agree (the comparison is the hard part for a small model) still continues with the checked value.
-      const rest = isLast ? -1 : rng.int(0, REST_TEMPLATES.length - 1);
+      const rest = isLast ? -1 : phrase(REST_TEMPLATES);
       const tail = isLast ? {} : { rest: render(afterTrue) };
       if (caught) {
         const w = String(written);
@@ -261,13 +300,13 @@ export function generateTrace(problem: Pick<WorldProblem, "id" | "level" | "expr
   if (reflective && (reflections === 0 || rng.next() < policy.verifyAgain)) {
     usesDepth = true;
     const slots = { expr: exprText, r: String(evaluate(cur)) };
-    steps.push(step("verify", rng.int(0, VERIFY_TEMPLATES.length - 1), -1, -1, slots, slots));
+    steps.push(step("verify", phrase(VERIFY_TEMPLATES), -1, -1, slots, slots));
   }
 
   const answer = evaluate(cur);
-  steps.push(step("conclude", rng.int(0, CONCLUDE_TEMPLATES.length - 1), -1, -1, { r: String(answer) }, { r: String(answer) }));
+  steps.push(step("conclude", phrase(CONCLUDE_TEMPLATES), -1, -1, { r: String(answer) }, { r: String(answer) }));
   const response = THINK_OPEN + steps.map((s) => s.text).join("\n\n") + THINK_CLOSE + answerLine(answer);
-  return { problemId: problem.id, care, steps, response, answer, usesDepth, injectedErrors, uncaughtErrors };
+  return { problemId: problem.id, care, style, steps, response, answer, usesDepth, injectedErrors, uncaughtErrors };
 }
 
 /** [start, end) of `value` where the step states `lhs` + `value` (the last such statement: the step's result). */

@@ -5,7 +5,7 @@ import { Rng } from "../../src/util/rng.js";
 import { columnsFor, columnsResult, renderColumns } from "../../src/world/columns.js";
 import { apply, generateProblem, heldoutProblems, isHeldout, MAX_LEVEL, operations, type Op } from "../../src/world/expression.js";
 import { analyzeResponse, analyzeStep } from "../../src/world/analysis.js";
-import { errorSpans, generateTrace, paperResponse, THINK_OPEN } from "../../src/world/traces.js";
+import { DEFAULT_POLICY, errorSpans, generateTrace, paperResponse, THINK_OPEN } from "../../src/world/traces.js";
 
 const LEVELS = [1, 2, 3, 4, 5];
 
@@ -165,6 +165,40 @@ describe("world traces", () => {
     expect(decomposed / n).toBeLessThan(0.9);
     expect(injected).toBeGreaterThan(0);
     expect(injected / n).toBeLessThan(0.3);
+  });
+
+  it("with a style spread, word a whole trace in one style: terse traces mostly pick the shortest phrasings, wordy ones none of them", () => {
+    const styled = { ...DEFAULT_POLICY, styleSpread: 0.2 };
+    // Verbosity: characters of the steps over the characters of the same steps in their shortest phrasing.
+    const by = { terse: { chars: 0, shortest: 0, steps: 0, tersest: 0 }, wordy: { chars: 0, shortest: 0, steps: 0, tersest: 0 } };
+    let all = 0;
+    let allShortest = 0;
+    for (let i = 0; i < 1500; i++) {
+      const p = generateProblem("train", 1 + (i % 5), 8, Math.floor(i / 5));
+      // The default world has no style: its traces are the ones the committed model was trained on.
+      expect(generateTrace(p, 8).style).toBeUndefined();
+      const t = generateTrace(p, 8, 0, styled);
+      const style = t.style!;
+      expect(style).toBeGreaterThanOrEqual(0);
+      expect(style).toBeLessThan(1);
+      const group = style < 1 / 3 ? by.terse : style > 2 / 3 ? by.wordy : undefined;
+      for (const s of t.steps) {
+        all += s.text.length;
+        allShortest += s.shortest.length;
+        if (group === undefined) continue;
+        group.chars += s.text.length;
+        group.shortest += s.shortest.length;
+        group.steps++;
+        if (s.phrasing === 0) group.tersest++;
+      }
+    }
+    // Overall as wordy as the uniform pick per step (2.0): only how the wording is spread over traces differs.
+    expect(all / allShortest).toBeGreaterThan(1.8);
+    expect(all / allShortest).toBeLessThan(2.2);
+    expect(by.terse.chars / by.terse.shortest).toBeLessThan(1.5);
+    expect(by.wordy.chars / by.wordy.shortest).toBeGreaterThan(2.4);
+    expect(by.terse.tersest / by.terse.steps).toBeGreaterThan(0.4);
+    expect(by.wordy.tersest / by.wordy.steps).toBeLessThan(0.05);
   });
 
   it("leave some direct steps on big operands wrong, only on hard levels and only in traces that never reflect", () => {
