@@ -7,13 +7,20 @@
  * shortest phrasing (1.0 = every step already terse; unrecognised steps count as they are), with the steps per answer
  * that are reflections and column-by-column operations. docs/BENCHMARKS.md ("The demo") compares runs with it.
  *
- *   tsx scripts/world-depth-of-run.ts runs/demo/base-eval runs/demo/squeezed-eval runs/demo/squeeze
+ * For an evaluation run it also says where the correct answers spend their tokens (`waste`, src/world/waste.ts):
+ * wording, idle checks and useful checks in tokens per answer, and the free waste (wording + idle checks) as a
+ * share of Len-T: how much shorter a perfect squeeze could make them at no accuracy cost.
+ *
+ *   tsx scripts/world-depth-of-run.ts [--model models/world-base] runs/demo/base-eval runs/demo/squeezed-eval runs/demo/squeeze
  */
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import { parseArgs } from "node:util";
+import { loadModelFolder } from "../src/model/folder.js";
 import { analyzeResponse, type ResponseAnalysis } from "../src/world/analysis.js";
+import { wasteProfile } from "../src/world/waste.js";
 
-interface Row { level: number; text: string; correct?: number }
+interface Row { level: number; text: string; tokens: number; correct: number }
 const pct = (n: number, d: number): number => (d === 0 ? 0 : Math.round((1000 * n) / d) / 10);
 const round = (x: number, digits = 3): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
@@ -37,8 +44,8 @@ function wording(analyses: readonly ResponseAnalysis[]): { answers: number; verb
   return { answers: analyses.length, verbosity: round(shortest === 0 ? 1 : chars / shortest), reflectionSteps: round(reflections / n, 2), columnSteps: round(columns / n, 2) };
 }
 
-function evalRun(db: Database.Database): Record<string, unknown> {
-  const rows = db.prepare("SELECT level, text, correct FROM eval_samples WHERE level IS NOT NULL").all() as Row[];
+function evalRun(db: Database.Database, countTokens: (text: string) => number): Record<string, unknown> {
+  const rows = db.prepare("SELECT level, text, tokens, correct FROM eval_samples WHERE level IS NOT NULL").all() as Row[];
   const byLevel: Record<string, unknown> = {};
   for (const level of [...new Set(rows.map((r) => r.level))].sort((a, b) => a - b)) {
     const analyses = rows.filter((r) => r.level === level).map((r) => analyzeResponse(r.text));
@@ -48,7 +55,8 @@ function evalRun(db: Database.Database): Record<string, unknown> {
       decomposing: pct(analyses.filter((a) => a.hasDecomposed).length, analyses.length),
     };
   }
-  return { byLevel, correctWording: wording(rows.filter((r) => r.correct === 1).map((r) => analyzeResponse(r.text))) };
+  const correct = rows.filter((r) => r.correct === 1);
+  return { byLevel, correctWording: wording(correct.map((r) => analyzeResponse(r.text))), waste: wasteProfile(correct, countTokens) };
 }
 
 function squeezeRun(db: Database.Database): Record<string, unknown> {
@@ -60,14 +68,16 @@ function squeezeRun(db: Database.Database): Record<string, unknown> {
   };
 }
 
-const runs = process.argv.slice(2);
-if (runs.length === 0) throw new Error("usage: world-depth-of-run.ts <evaluation or squeeze run dir> [more run dirs]");
+const { values, positionals: runs } = parseArgs({ options: { model: { type: "string", default: "models/world-base" } }, allowPositionals: true });
+if (runs.length === 0) throw new Error("usage: world-depth-of-run.ts [--model DIR] <evaluation or squeeze run dir> [more run dirs]");
+const tokenizer = loadModelFolder(values.model!).tokenizer;
+const countTokens = (text: string): number => tokenizer.encode(text).length;
 const out: Record<string, Record<string, unknown>> = {};
 for (const run of runs) {
   const db = new Database(join(run, "run.sqlite"), { readonly: true });
   const has = (table: string): boolean => db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined;
   try {
-    if (has("eval_samples")) out[run] = evalRun(db);
+    if (has("eval_samples")) out[run] = evalRun(db, countTokens);
     else if (has("refined_responses")) out[run] = squeezeRun(db);
     else throw new Error(`${run}: neither an evaluation run nor a squeeze run that reached stage 2`);
   } finally {

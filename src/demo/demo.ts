@@ -25,6 +25,10 @@ import { writeFileAtomic } from "../util/atomic-file.js";
 import type { ProgressReporter } from "../util/progress.js";
 import { formatDifferences, paperDifferences } from "./config-differences.js";
 import { describeOutcome } from "./outcome.js";
+import { evalSamplesTable } from "../eval/evaluate.js";
+import { RunStore } from "../store/index.js";
+import { stepTokenCounter } from "../world/analysis.js";
+import { wasteProfile, type WasteProfile } from "../world/waste.js";
 
 /** What the demo and the ablation both take: a configuration, a directory of runs, and how to run them. */
 export interface PipelineRunOptions {
@@ -95,6 +99,8 @@ export interface DemoResult {
   summary: string;
   /** Where the demo's settings differ from the paper's. */
   differences: string[];
+  /** On the built-in world: where the base and the last round's correct answers spend their tokens (src/world/waste.ts). */
+  waste?: { base: WasteProfile; squeezed: WasteProfile };
   /** The HTML report of the whole demo (`<out>/report.html`). */
   report: string;
   seconds: number;
@@ -178,6 +184,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const roundResults: DemoRound[] = [];
   const roundMetrics: BenchmarkMetrics[] = [];
   let baseReport: EvalReport | undefined;
+  let waste: DemoResult["waste"];
   try {
     // The metrics come with each evaluation (computed from its stored samples): nothing is read back.
     beginPart("evaluate the base model");
@@ -215,6 +222,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
         });
       },
     });
+    const [benchmark] = firstBenchmark(baseReport);
+    waste = await worldWaste(baseRun, roundResults[roundResults.length - 1].evalRun, benchmark, engine);
   } finally {
     await engine.close();
   }
@@ -236,8 +245,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     baseRun,
     model: last.model,
     table,
-    summary: describeOutcome({ base, squeezed: last.metrics, byLevel: byLevelPair, rounds: roundResults.map((r) => r.metrics) }),
+    summary: describeOutcome({ base, squeezed: last.metrics, byLevel: byLevelPair, rounds: roundResults.map((r) => r.metrics), waste }),
     differences: formatDifferences(paperDifferences(opts.config)),
+    waste,
     report: join(out, "report.html"),
     seconds: 0,
   };
@@ -254,6 +264,32 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   return result;
 }
 
+/** The world's benchmarks: their answers are the world's traces, which its analysis reads step by step. */
+const WORLD_BENCHMARKS = new Set(["world-test", "world-train"]);
+
+/**
+ * The waste profiles of the base and the squeezed model's evaluations, when they answered world problems in the
+ * world's own steps (another model's answers, mostly unrecognised, would make the figures meaningless: undefined).
+ * Token counts come from the engine's tokenizer.
+ */
+async function worldWaste(baseRun: string, squeezedRun: string, benchmark: string, engine: Engine): Promise<DemoResult["waste"]> {
+  if (!WORLD_BENCHMARKS.has(benchmark)) return undefined;
+  const read = (dir: string) => {
+    const store = RunStore.open(dir, { readonly: true });
+    try {
+      return store.table(evalSamplesTable).all({ benchmark }).map((r) => ({ level: r.level ?? 0, text: r.text, tokens: r.tokens, correct: r.correct }));
+    } finally {
+      store.close();
+    }
+  };
+  const samples = { base: read(baseRun), squeezed: read(squeezedRun) };
+  const count = await stepTokenCounter([...samples.base, ...samples.squeezed], async (t) => (await engine.tokenize(t, { addSpecialTokens: false })).length);
+  const base = wasteProfile(samples.base, count);
+  const squeezed = wasteProfile(samples.squeezed, count);
+  const RECOGNISED_AT_LEAST = 80;
+  return base.recognised >= RECOGNISED_AT_LEAST && squeezed.recognised >= RECOGNISED_AT_LEAST ? { base, squeezed } : undefined;
+}
+
 /** The `--json` shape: headline metrics, per level, the runs and the squeezed model. */
 export function demoJson(r: DemoResult): Record<string, unknown> {
   return {
@@ -268,6 +304,7 @@ export function demoJson(r: DemoResult): Record<string, unknown> {
     report: r.report,
     summary: r.summary,
     differences: r.differences,
+    ...(r.waste === undefined ? {} : { waste: r.waste }),
     seconds: r.seconds,
   };
 }

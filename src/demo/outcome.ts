@@ -4,6 +4,8 @@
  * quietly prints a table of a failed squeeze would teach the wrong lesson.
  */
 
+import type { WasteProfile } from "../world/waste.js";
+
 interface Metrics {
   acc: number;
   lenT: number | null;
@@ -17,6 +19,8 @@ export interface OutcomeInput {
   byLevel: Record<string, { base: Metrics; squeezed: Metrics }>;
   /** Every round's metrics, first to last (one entry for a single round). */
   rounds: Metrics[];
+  /** On the built-in world: where the base and the (last) squeezed model's correct answers spend their tokens. */
+  waste?: { base: WasteProfile; squeezed: WasteProfile };
 }
 
 /** "Same accuracy": within this many points (the demo's acceptance band). */
@@ -81,6 +85,7 @@ export function describeOutcome(o: OutcomeInput): string {
     ];
     sentences.push(`This run does not reproduce the paper's finding: ${why.join(", and ")}.`);
   }
+  if (o.waste !== undefined) sentences.push(describeWaste(o.waste.base, o.waste.squeezed));
   if (o.rounds.length > 1) {
     const steps = o.rounds.map((r, i) => `round ${i + 1} Len-T ${r.lenT === null ? "—" : Math.round(r.lenT)} at ${r.acc.toFixed(1)}%`);
     const prev = o.rounds[o.rounds.length - 2];
@@ -88,4 +93,23 @@ export function describeOutcome(o: OutcomeInput): string {
     sentences.push(`Rounds: ${steps.join("; ")} — the last round ${further ? "shortened further" : "did not shorten further"}.`);
   }
   return sentences.join(" ");
+}
+
+/**
+ * Where the change came from, in the world's own terms (src/world/waste.ts): free waste (wording, idle checks) and
+ * useful checks, tokens per correct answer. It says whether the paper's finding is within what this model allows.
+ */
+export function describeWaste(base: WasteProfile, squeezed: WasteProfile): string {
+  const n = (x: number): string => String(Math.round(x));
+  const parts = [
+    `wording a shorter phrasing says as well ${n(base.wording)} → ${n(squeezed.wording)}`,
+    `checks that cannot change the answer (all on levels 1–2, closing restatements) ${n(base.idleChecks)} → ${n(squeezed.idleChecks)}`,
+    `re-checks on levels 3–5, which catch real errors, ${n(base.usefulChecks)} → ${n(squeezed.usefulChecks)}`,
+  ];
+  const free = base.freeWasteShare;
+  const room =
+    free < MUCH_SHORTER_PERCENT
+      ? `less than the ${MUCH_SHORTER_PERCENT}% this demo looks for, so no squeeze of this model gets there without cutting useful checks or column working`
+      : `enough room for the ${MUCH_SHORTER_PERCENT}% this demo looks for`;
+  return `Where it came from (the world's analysis of the correct answers, tokens per answer, base → squeezed): ${parts.join("; ")}. The first two are free waste: ${free.toFixed(1)}% of the base model's Len-T, ${room}.`;
 }

@@ -213,3 +213,23 @@ export function tallyWording(analysis: ResponseAnalysis, countTokens: (text: str
   }
   return t;
 }
+
+/**
+ * A synchronous token counter for the step texts of `samples` (and their shortest phrasings), filled from an
+ * asynchronous one such as an open engine's `tokenize`: every distinct text is counted once.
+ */
+export async function stepTokenCounter(samples: ReadonlyArray<{ text: string }>, countTokens: (text: string) => Promise<number>): Promise<(text: string) => number> {
+  const counts = new Map<string, number>();
+  for (const s of samples) {
+    for (const step of analyzeResponse(s.text).steps) {
+      for (const t of step.shortest === null ? [step.text] : [step.text, step.shortest]) {
+        if (!counts.has(t)) counts.set(t, await countTokens(t));
+      }
+    }
+  }
+  return (t) => {
+    const n = counts.get(t);
+    if (n === undefined) throw new Error(`stepTokenCounter: no token count for a step text (${JSON.stringify(t.slice(0, 40))})`);
+    return n;
+  };
+}

@@ -11,7 +11,7 @@
  * results reflections changed, each judged fixed (wrong → right) or broke (right → wrong).
  * Pure: samples in, numbers out; `world report` samples and grades through the evaluation module.
  */
-import { analyzeResponse, tallyWording, type ResponseAnalysis } from "./analysis.js";
+import { analyzeResponse, stepTokenCounter, tallyWording, type ResponseAnalysis } from "./analysis.js";
 
 export interface WorldSample {
   problemId: string;
@@ -237,18 +237,5 @@ export function worldReport(samples: readonly WorldSample[], countTokens: (text:
  * is computed as usual.
  */
 export async function worldReportAsync(samples: readonly WorldSample[], countTokens: (text: string) => Promise<number>): Promise<WorldReport> {
-  const texts = new Set<string>();
-  for (const s of samples) {
-    for (const step of analyzeResponse(s.text).steps) {
-      texts.add(step.text);
-      if (step.shortest !== null) texts.add(step.shortest);
-    }
-  }
-  const counts = new Map<string, number>();
-  for (const t of texts) counts.set(t, await countTokens(t));
-  return worldReport(samples, (t) => {
-    const n = counts.get(t);
-    if (n === undefined) throw new Error(`worldReportAsync: no token count for a step text (${JSON.stringify(t.slice(0, 40))})`);
-    return n;
-  });
+  return worldReport(samples, await stepTokenCounter(samples, countTokens));
 }

@@ -66,6 +66,11 @@ describe("tokensqueeze demo", () => {
     expect(r.seconds).toBeGreaterThan(0);
     // The paper comparison is stated either way, and where the settings differ from the paper's.
     expect(r.summary).toMatch(/paper's finding/);
+    // On the world, where the tokens went: the world's own analysis recognises the built-in model's steps.
+    expect(r.summary).toMatch(/Where it came from/);
+    expect(r.waste.base.recognised).toBeGreaterThan(80);
+    expect(r.waste.base.answers).toBeGreaterThan(0);
+    expect(r.waste.base.lenT).toBeCloseTo(r.base.lenT, 0);
     expect(r.differences).toContain("sampling.n = 4 (paper: 32)");
     expect(JSON.parse(readFileSync(join(out, "demo.json"), "utf8")).base).toEqual(r.base);
     // Both evaluations are stored runs: 8 samples each.
