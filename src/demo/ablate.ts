@@ -26,6 +26,8 @@ import { RunStore } from "../store/index.js";
 import { writeFileAtomic } from "../util/atomic-file.js";
 import { formatDifferences, paperDifferences } from "./config-differences.js";
 import type { PipelineRunOptions } from "./demo.js";
+import { wasteOfRuns } from "./waste-of-runs.js";
+import type { WasteProfile } from "../world/waste.js";
 
 export interface AblationArm {
   /** Directory name and row label. */
@@ -57,6 +59,8 @@ export interface AblateOptions extends PipelineRunOptions {
 
 /** Metrics of one evaluation, overall and pooled over easy (1–2) and hard (4–5) levels. */
 export interface ArmMetrics {
+  /** The benchmark the metrics are of (the run's first). */
+  benchmark: string;
   overall: GroupMetrics;
   easy: GroupMetrics | null;
   hard: GroupMetrics | null;
@@ -69,6 +73,8 @@ export interface AblationRow {
   pairs: number | null;
   /** Len-T change against the base model, %. */
   lenTDelta: number | null;
+  /** On the built-in world: where the correct answers spend their tokens (src/world/waste.ts). */
+  waste?: WasteProfile;
 }
 
 export interface Finding {
@@ -116,7 +122,8 @@ export function armMetrics(dir: string): ArmMetrics {
       const s = samples.filter((x) => x.level !== undefined && levels.has(x.level));
       return s.length > 0 ? groupMetrics(s, opts) : null;
     };
-    return { overall: groupMetrics(samples, opts), easy: pick(EASY), hard: pick(HARD) };
+    if (benchmark === undefined) throw new Error(`${dir}: the evaluation has no samples`);
+    return { benchmark, overall: groupMetrics(samples, opts), easy: pick(EASY), hard: pick(HARD) };
   } finally {
     store.close();
   }
@@ -196,6 +203,15 @@ export async function runAblation(opts: AblateOptions): Promise<AblateResult> {
       return { name: a.name, group: a.group, metrics: m, pairs: trained.get(a.name)!.pairs, lenTDelta: delta(m) };
     }),
   ];
+  // What each arm cut, in the world's terms: the base model's tokenizer is every arm's (they are its fine-tunes).
+  const counter = await openEngine(config.engine, { cwd });
+  try {
+    const runs = [join(out, "base-eval"), ...arms.map((a) => join(out, a.name, "eval"))];
+    const profiles = await wasteOfRuns(runs, base.benchmark, counter);
+    if (profiles !== undefined) rows.forEach((r, i) => (r.waste = profiles[i]));
+  } finally {
+    await counter.close();
+  }
   const result: AblateResult = {
     out,
     rows,
@@ -236,8 +252,13 @@ export function ablationFindings(rows: readonly AblationRow[]): Finding[] {
   return out;
 }
 
+/**
+ * The table; on the built-in world with three more columns, tokens per correct answer: wording a shorter phrasing
+ * says as well, checks that cannot change the answer, and re-checks on levels 3–5 that catch real errors.
+ */
 export function formatAblationTable(rows: readonly AblationRow[]): string {
-  const header = ["arm", "table", "pairs", "Acc", "Len-T (Δ%)", "Len-A", "AUC", "Acc L1–2", "Acc L4–5", "Len-T L4–5"];
+  const withWaste = rows.every((r) => r.waste !== undefined);
+  const header = ["arm", "table", "pairs", "Acc", "Len-T (Δ%)", "Len-A", "AUC", "Acc L1–2", "Acc L4–5", "Len-T L4–5", ...(withWaste ? ["wording", "idle checks", "useful checks"] : [])];
   const cells = rows.map((r) => [
     r.name === METHOD_ARM ? `${r.name} (method)` : r.name,
     r.group,
@@ -249,6 +270,7 @@ export function formatAblationTable(rows: readonly AblationRow[]): string {
     r.metrics.easy ? r.metrics.easy.acc.toFixed(1) : "—",
     r.metrics.hard ? r.metrics.hard.acc.toFixed(1) : "—",
     r.metrics.hard?.lenT != null ? String(Math.round(r.metrics.hard.lenT)) : "—",
+    ...(withWaste ? [r.waste!.wording, r.waste!.idleChecks, r.waste!.usefulChecks].map((x) => x.toFixed(1)) : []),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) => c.map((s, i) => (i < 2 ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join("  ");
@@ -269,6 +291,7 @@ export function ablateJson(r: AblateResult): Record<string, unknown> {
       easyAcc: row.metrics.easy?.acc ?? null,
       hardAcc: row.metrics.hard?.acc ?? null,
       hardLenT: row.metrics.hard?.lenT ?? null,
+      ...(row.waste === undefined ? {} : { waste: row.waste }),
     })),
     findings: r.findings,
     out: r.out,

@@ -25,10 +25,8 @@ import { writeFileAtomic } from "../util/atomic-file.js";
 import type { ProgressReporter } from "../util/progress.js";
 import { formatDifferences, paperDifferences } from "./config-differences.js";
 import { describeOutcome } from "./outcome.js";
-import { evalSamplesTable } from "../eval/evaluate.js";
-import { RunStore } from "../store/index.js";
-import { stepTokenCounter } from "../world/analysis.js";
-import { wasteProfile, type WasteProfile } from "../world/waste.js";
+import { wasteOfRuns } from "./waste-of-runs.js";
+import type { WasteProfile } from "../world/waste.js";
 
 /** What the demo and the ablation both take: a configuration, a directory of runs, and how to run them. */
 export interface PipelineRunOptions {
@@ -223,7 +221,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       },
     });
     const [benchmark] = firstBenchmark(baseReport);
-    waste = await worldWaste(baseRun, roundResults[roundResults.length - 1].evalRun, benchmark, engine);
+    const profiles = await wasteOfRuns([baseRun, roundResults[roundResults.length - 1].evalRun], benchmark, engine);
+    waste = profiles && { base: profiles[0], squeezed: profiles[1] };
   } finally {
     await engine.close();
   }
@@ -262,32 +261,6 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   await writeReport({ inputs: [out], out: result.report, title: "TokenSqueeze demo", cwd });
   writeSummary();
   return result;
-}
-
-/** The world's benchmarks: their answers are the world's traces, which its analysis reads step by step. */
-const WORLD_BENCHMARKS = new Set(["world-test", "world-train"]);
-
-/**
- * The waste profiles of the base and the squeezed model's evaluations, when they answered world problems in the
- * world's own steps (another model's answers, mostly unrecognised, would make the figures meaningless: undefined).
- * Token counts come from the engine's tokenizer.
- */
-async function worldWaste(baseRun: string, squeezedRun: string, benchmark: string, engine: Engine): Promise<DemoResult["waste"]> {
-  if (!WORLD_BENCHMARKS.has(benchmark)) return undefined;
-  const read = (dir: string) => {
-    const store = RunStore.open(dir, { readonly: true });
-    try {
-      return store.table(evalSamplesTable).all({ benchmark }).map((r) => ({ level: r.level ?? 0, text: r.text, tokens: r.tokens, correct: r.correct }));
-    } finally {
-      store.close();
-    }
-  };
-  const samples = { base: read(baseRun), squeezed: read(squeezedRun) };
-  const count = await stepTokenCounter([...samples.base, ...samples.squeezed], async (t) => (await engine.tokenize(t, { addSpecialTokens: false })).length);
-  const base = wasteProfile(samples.base, count);
-  const squeezed = wasteProfile(samples.squeezed, count);
-  const RECOGNISED_AT_LEAST = 80;
-  return base.recognised >= RECOGNISED_AT_LEAST && squeezed.recognised >= RECOGNISED_AT_LEAST ? { base, squeezed } : undefined;
 }
 
 /** The `--json` shape: headline metrics, per level, the runs and the squeezed model. */

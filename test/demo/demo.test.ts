@@ -136,6 +136,9 @@ describe("tokensqueeze ablate", () => {
     for (const row of j.rows) {
       expect(row.acc).toBeGreaterThanOrEqual(0);
       expect(row.acc).toBeLessThanOrEqual(100);
+      // On the world every row says where its correct answers' tokens go.
+      expect(row.waste.recognised).toBeGreaterThan(80);
+      expect(row.waste.wording + row.waste.idleChecks + row.waste.usefulChecks).toBeLessThanOrEqual(row.waste.lenT);
     }
     // Sampled once: the arm's copy holds the method's samples and did not sample again.
     const samples = countInRun(join(out, "q-dyn", "squeeze"), "select count(*) as n from samples");
