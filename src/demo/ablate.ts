@@ -207,7 +207,7 @@ export async function runAblation(opts: AblateOptions): Promise<AblateResult> {
   const counter = await openEngine(config.engine, { cwd });
   try {
     const runs = [join(out, "base-eval"), ...arms.map((a) => join(out, a.name, "eval"))];
-    const profiles = await wasteOfRuns(runs, base.benchmark, counter);
+    const profiles = await wasteOfRuns(runs, base.benchmark, counter, log);
     if (profiles !== undefined) rows.forEach((r, i) => (r.waste = profiles[i]));
   } finally {
     await counter.close();

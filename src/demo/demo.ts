@@ -221,7 +221,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       },
     });
     const [benchmark] = firstBenchmark(baseReport);
-    const profiles = await wasteOfRuns([baseRun, roundResults[roundResults.length - 1].evalRun], benchmark, engine);
+    const profiles = await wasteOfRuns([baseRun, roundResults[roundResults.length - 1].evalRun], benchmark, engine, (m) => opts.progress?.log(`demo: ${m}`));
     waste = profiles && { base: profiles[0], squeezed: profiles[1] };
   } finally {
     await engine.close();

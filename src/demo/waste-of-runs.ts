@@ -25,13 +25,20 @@ function readSamples(dir: string, benchmark: string): WasteSample[] {
 }
 
 /**
- * One profile per run, in order; undefined when the benchmark is not the world's or any run's answers are mostly
- * not the world's steps (another model's prose would make the figures meaningless).
+ * One profile per run, in order; undefined when the benchmark is not the world's, when any run's answers are mostly
+ * not the world's steps (another model's prose would make the figures meaningless), or when the engine cannot
+ * tokenize (Ollama): the analysis is an extra, and a finished demo or ablation must not fail for want of it.
  */
-export async function wasteOfRuns(runs: readonly string[], benchmark: string, engine: Engine): Promise<WasteProfile[] | undefined> {
+export async function wasteOfRuns(runs: readonly string[], benchmark: string, engine: Engine, log?: (message: string) => void): Promise<WasteProfile[] | undefined> {
   if (!WORLD_BENCHMARKS.has(benchmark)) return undefined;
   const samples = runs.map((dir) => readSamples(dir, benchmark));
-  const count = await stepTokenCounter(samples.flat(), async (t) => (await engine.tokenize(t, { addSpecialTokens: false })).length);
+  let count: (text: string) => number;
+  try {
+    count = await stepTokenCounter(samples.flat(), async (t) => (await engine.tokenize(t, { addSpecialTokens: false })).length);
+  } catch (err) {
+    log?.(`no world analysis of where the tokens went: ${(err as Error).message}`);
+    return undefined;
+  }
   const profiles = samples.map((s) => wasteProfile(s, count));
   return profiles.every((p) => p.recognised >= RECOGNISED_AT_LEAST) ? profiles : undefined;
 }
