@@ -3,10 +3,11 @@
  *   <out>/train.jsonl    one trace per line: {id, level, care, format, user | prompt, response, answer, masked?}
  *   <out>/heldout.jsonl  the held-out problems (never in train.jsonl): {id, level, question, answer}
  *
- *   tsx scripts/world-corpus.ts --out .cache/world --problems 60000 --seed 1 [--style-spread 0.2]
+ *   tsx scripts/world-corpus.ts --out .cache/world --problems 60000 --seed 1 [--style-spread 0.2] [--extra-verify 0.5]
  *
- * --style-spread makes wording a per-trace style (TracePolicy.styleSpread); without it every step picks its own
- * phrasing, as in the corpus the committed model was trained on.
+ * --style-spread makes wording a per-trace style (TracePolicy.styleSpread); --extra-verify P ends a share P of the
+ * traces with 1–3 more closing verifications (TracePolicy.extraVerify). Without them the corpus is the one the
+ * committed model was trained on.
  *
  * Problems are spread evenly over the levels; each training problem gets one trace. The model must answer under
  * both evaluation prompt presets (src/sampling/prompts.ts), so the traces come in their formats:
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     problems: { type: "string", default: "60000" },
     seed: { type: "string", default: "1" },
     "style-spread": { type: "string" },
+    "extra-verify": { type: "string" },
   },
 });
 const out = values.out!;
@@ -42,7 +44,13 @@ const seed = Number(values.seed);
 if (!Number.isInteger(total) || total <= 0) throw new Error(`--problems must be a positive integer, got ${values.problems}`);
 const spread = values["style-spread"] === undefined ? undefined : Number(values["style-spread"]);
 if (spread !== undefined && !(spread > 0)) throw new Error(`--style-spread must be a positive number, got ${values["style-spread"]}`);
-const policy = spread === undefined ? DEFAULT_POLICY : { ...DEFAULT_POLICY, styleSpread: spread };
+const extra = values["extra-verify"] === undefined ? undefined : Number(values["extra-verify"]);
+if (extra !== undefined && !(extra >= 0 && extra <= 1)) throw new Error(`--extra-verify must be a probability in [0, 1], got ${values["extra-verify"]}`);
+const policy = {
+  ...DEFAULT_POLICY,
+  ...(spread === undefined ? {} : { styleSpread: spread }),
+  ...(extra === undefined ? {} : { extraVerify: { p: extra, max: 3 } }),
+};
 mkdirSync(out, { recursive: true });
 
 const FORMAT_SHARES = { chat: 0.6, chatPlain: 0.15 };

@@ -73,6 +73,12 @@ export interface TracePolicy {
    * exp(-(x - style)² / 2σ²). Smaller σ: steps follow their trace's style more closely.
    */
   styleSpread?: number;
+  /**
+   * Unset: no more closing verifications than above. Set: with probability p a trace ends with 1…max more of
+   * them, whatever its care: idle waste (a restatement never changes the answer) that does not come with the
+   * useful re-checks, as R1's repeated "let me verify once more" does not (world-corpus --extra-verify).
+   */
+  extraVerify?: { p: number; max: number };
 }
 
 export const DEFAULT_POLICY: TracePolicy = {
@@ -301,6 +307,10 @@ export function generateTrace(problem: Pick<WorldProblem, "id" | "level" | "expr
     usesDepth = true;
     const slots = { expr: exprText, r: String(evaluate(cur)) };
     steps.push(step("verify", phrase(VERIFY_TEMPLATES), -1, -1, slots, slots));
+  }
+  if (policy.extraVerify !== undefined && rng.next() < policy.extraVerify.p) {
+    const slots = { expr: exprText, r: String(evaluate(cur)) };
+    for (let k = rng.int(1, policy.extraVerify.max); k > 0; k--) steps.push(step("verify", phrase(VERIFY_TEMPLATES), -1, -1, slots, slots));
   }
 
   const answer = evaluate(cur);

@@ -167,6 +167,30 @@ describe("world traces", () => {
     expect(injected / n).toBeLessThan(0.3);
   });
 
+  it("with extra verifications, end about p of the traces with 1–3 more restatements of the result, and change nothing else", () => {
+    const extra = { ...DEFAULT_POLICY, extraVerify: { p: 0.5, max: 3 } };
+    let withExtra = 0;
+    const n = 600;
+    for (let i = 0; i < n; i++) {
+      const p = generateProblem("train", 1 + (i % 5), 5, Math.floor(i / 5));
+      const plain = generateTrace(p, 5);
+      const t = generateTrace(p, 5, 0, extra);
+      // The same trace up to its closing verifications: the extra ones come after, right before the conclusion.
+      const body = plain.steps.slice(0, -1);
+      expect(t.steps.slice(0, body.length).map((s) => s.text)).toEqual(body.map((s) => s.text));
+      const added = t.steps.slice(body.length, -1);
+      expect(added.length).toBeLessThanOrEqual(3);
+      for (const s of added) {
+        expect(s.kind).toBe("verify");
+        expect(s.text).toContain(`=${t.answer}`);
+      }
+      expect(t.answer).toBe(plain.answer);
+      if (added.length > 0) withExtra++;
+    }
+    expect(withExtra / n).toBeGreaterThan(0.4);
+    expect(withExtra / n).toBeLessThan(0.6);
+  });
+
   it("with a style spread, word a whole trace in one style: terse traces mostly pick the shortest phrasings, wordy ones none of them", () => {
     const styled = { ...DEFAULT_POLICY, styleSpread: 0.2 };
     // Verbosity: characters of the steps over the characters of the same steps in their shortest phrasing.
