@@ -26,7 +26,7 @@ import { RunStore } from "../store/index.js";
 import { writeFileAtomic } from "../util/atomic-file.js";
 import { formatDifferences, paperDifferences } from "./config-differences.js";
 import type { PipelineRunOptions } from "./demo.js";
-import { wasteOfRuns } from "./waste-of-runs.js";
+import { isWorldBenchmark, wasteOfRuns } from "./waste-of-runs.js";
 import type { WasteProfile } from "../world/waste.js";
 
 export interface AblationArm {
@@ -204,13 +204,16 @@ export async function runAblation(opts: AblateOptions): Promise<AblateResult> {
     }),
   ];
   // What each arm cut, in the world's terms: the base model's tokenizer is every arm's (they are its fine-tunes).
-  const counter = await openEngine(config.engine, { cwd });
-  try {
-    const runs = [join(out, "base-eval"), ...arms.map((a) => join(out, a.name, "eval"))];
-    const profiles = await wasteOfRuns(runs, base.benchmark, counter, log);
-    if (profiles !== undefined) rows.forEach((r, i) => (r.waste = profiles[i]));
-  } finally {
-    await counter.close();
+  // Opened only on the world's benchmarks: elsewhere there is nothing to count, and a real model is slow to load.
+  if (isWorldBenchmark(base.benchmark)) {
+    const counter = await openEngine(config.engine, { cwd });
+    try {
+      const runs = [join(out, "base-eval"), ...arms.map((a) => join(out, a.name, "eval"))];
+      const profiles = await wasteOfRuns(runs, base.benchmark, counter, log);
+      if (profiles !== undefined) rows.forEach((r, i) => (r.waste = profiles[i]));
+    } finally {
+      await counter.close();
+    }
   }
   const result: AblateResult = {
     out,

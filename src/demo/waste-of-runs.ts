@@ -7,10 +7,13 @@ import type { Engine } from "../engines/engine.js";
 import { evalSamplesTable } from "../eval/evaluate.js";
 import { RunStore } from "../store/index.js";
 import { stepTokenCounter } from "../world/analysis.js";
+import { worldDatasets } from "../world/dataset.js";
 import { wasteProfile, type WasteProfile, type WasteSample } from "../world/waste.js";
 
-/** The world's benchmarks: their answers are the world's traces, which its analysis reads step by step. */
-const WORLD_BENCHMARKS = new Set(["world-test", "world-train"]);
+/** Whether `benchmark` (a resolved name, as runs store it) is one of the world's: only their answers are the world's steps. */
+export function isWorldBenchmark(benchmark: string): boolean {
+  return Object.hasOwn(worldDatasets, benchmark);
+}
 
 /** Below this share of recognised thinking tokens the answers are not the world's steps, and the figures say nothing. */
 const RECOGNISED_AT_LEAST = 80;
@@ -30,7 +33,7 @@ function readSamples(dir: string, benchmark: string): WasteSample[] {
  * tokenize (Ollama): the analysis is an extra, and a finished demo or ablation must not fail for want of it.
  */
 export async function wasteOfRuns(runs: readonly string[], benchmark: string, engine: Engine, log?: (message: string) => void): Promise<WasteProfile[] | undefined> {
-  if (!WORLD_BENCHMARKS.has(benchmark)) return undefined;
+  if (!isWorldBenchmark(benchmark)) return undefined;
   const samples = runs.map((dir) => readSamples(dir, benchmark));
   let count: (text: string) => number;
   try {

@@ -302,18 +302,17 @@ export function generateTrace(problem: Pick<WorldProblem, "id" | "level" | "expr
     cur = left ? afterWritten : afterTrue;
   }
 
+  const answer = evaluate(cur);
+  const verify = { expr: exprText, r: String(answer) };
   // A reflective trace that has not re-checked anything verifies its answer at the end (and some that did, too).
   if (reflective && (reflections === 0 || rng.next() < policy.verifyAgain)) {
     usesDepth = true;
-    const slots = { expr: exprText, r: String(evaluate(cur)) };
-    steps.push(step("verify", phrase(VERIFY_TEMPLATES), -1, -1, slots, slots));
+    steps.push(step("verify", phrase(VERIFY_TEMPLATES), -1, -1, verify, verify));
   }
   if (policy.extraVerify !== undefined && rng.next() < policy.extraVerify.p) {
-    const slots = { expr: exprText, r: String(evaluate(cur)) };
-    for (let k = rng.int(1, policy.extraVerify.max); k > 0; k--) steps.push(step("verify", phrase(VERIFY_TEMPLATES), -1, -1, slots, slots));
+    for (let k = rng.int(1, policy.extraVerify.max); k > 0; k--) steps.push(step("verify", phrase(VERIFY_TEMPLATES), -1, -1, verify, verify));
   }
 
-  const answer = evaluate(cur);
   steps.push(step("conclude", phrase(CONCLUDE_TEMPLATES), -1, -1, { r: String(answer) }, { r: String(answer) }));
   const response = THINK_OPEN + steps.map((s) => s.text).join("\n\n") + THINK_CLOSE + answerLine(answer);
   return { problemId: problem.id, care, style, steps, response, answer, usesDepth, injectedErrors, uncaughtErrors };
