@@ -5,7 +5,8 @@
  * - for a squeeze run: the wording of the chosen answers before and after stage 2, and of the rejected answers.
  * Wording is `verbosity`: the characters of the thinking's steps over the characters the same steps take in their
  * shortest phrasing (1.0 = every step already terse; unrecognised steps count as they are), with the steps per answer
- * that are reflections and column-by-column operations. docs/BENCHMARKS.md ("The demo") compares runs with it.
+ * that are reflections and column-by-column operations, and how consistently an answer keeps one wording from step to
+ * step. docs/BENCHMARKS.md ("The demo") compares runs with it.
  *
  * For an evaluation run it also says where the correct answers spend their tokens (`waste`, src/world/waste.ts):
  * wording, idle checks and useful checks in tokens per answer, and the free waste (wording + idle checks) as a
@@ -17,31 +18,49 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { parseArgs } from "node:util";
 import { loadModelFolder } from "../src/model/folder.js";
-import { analyzeResponse, type ResponseAnalysis } from "../src/world/analysis.js";
+import { analyzeResponse, isReflection, type ResponseAnalysis } from "../src/world/analysis.js";
 import { wasteProfile } from "../src/world/waste.js";
 
 interface Row { level: number; text: string; tokens: number; correct: number }
 const pct = (n: number, d: number): number => (d === 0 ? 0 : Math.round((1000 * n) / d) / 10);
 const round = (x: number, digits = 3): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
-const REFLECTIONS = new Set(["confirm", "correct", "verify"]);
-
-/** The wording of a set of answers: verbosity, and reflection / column-working steps per answer. */
-function wording(analyses: readonly ResponseAnalysis[]): { answers: number; verbosity: number; reflectionSteps: number; columnSteps: number } {
+/**
+ * The wording of a set of answers: verbosity, reflection / column-working steps per answer, and how consistently an
+ * answer keeps one wording (`adjacentAgreement`: the share of consecutive recognised steps that agree on whether they
+ * use their tersest phrasing; a world whose wording is a per-trace style scores higher than one that picks per step).
+ */
+function wording(analyses: readonly ResponseAnalysis[]): { answers: number; verbosity: number; reflectionSteps: number; columnSteps: number; adjacentAgreement: number } {
   let chars = 0;
   let shortest = 0;
   let reflections = 0;
   let columns = 0;
+  let pairs = 0;
+  let agree = 0;
   for (const a of analyses) {
+    let previous: boolean | undefined;
     for (const s of a.steps) {
       chars += s.text.length;
       shortest += (s.shortest ?? s.text).length;
-      if (REFLECTIONS.has(s.kind)) reflections++;
+      if (isReflection(s.kind)) reflections++;
       if (s.kind === "decomposed") columns++;
+      if (s.phrasing < 0) continue;
+      const tersest = s.phrasing === 0;
+      if (previous !== undefined) {
+        pairs++;
+        if (tersest === previous) agree++;
+      }
+      previous = tersest;
     }
   }
   const n = Math.max(1, analyses.length);
-  return { answers: analyses.length, verbosity: round(shortest === 0 ? 1 : chars / shortest), reflectionSteps: round(reflections / n, 2), columnSteps: round(columns / n, 2) };
+  return {
+    answers: analyses.length,
+    verbosity: round(shortest === 0 ? 1 : chars / shortest),
+    reflectionSteps: round(reflections / n, 2),
+    columnSteps: round(columns / n, 2),
+    adjacentAgreement: round(pairs === 0 ? 0 : agree / pairs),
+  };
 }
 
 function evalRun(db: Database.Database, countTokens: (text: string) => number): Record<string, unknown> {
