@@ -3,11 +3,12 @@
  *   <out>/train.jsonl    one trace per line: {id, level, care, format, user | prompt, response, answer, masked?}
  *   <out>/heldout.jsonl  the held-out problems (never in train.jsonl): {id, level, question, answer}
  *
- *   tsx scripts/world-corpus.ts --out .cache/world --problems 60000 --seed 1 [--style-spread 0.2] [--extra-verify 0.5]
+ *   tsx scripts/world-corpus.ts --out .cache/world --problems 60000 --seed 1 [--style-spread 0.2]
+ *     [--extra-verify 0.5 [--extra-verify-max 3]]
  *
  * --style-spread makes wording a per-trace style (TracePolicy.styleSpread); --extra-verify P ends a share P of the
- * traces with 1–3 more closing verifications (TracePolicy.extraVerify). Without them the corpus is the one the
- * committed model was trained on.
+ * traces with 1 to --extra-verify-max (default 3) more closing verifications (TracePolicy.extraVerify). Without
+ * them the corpus is the one the pre-#12 model was trained on.
  *
  * Problems are spread evenly over the levels; each training problem gets one trace. The model must answer under
  * both evaluation prompt presets (src/sampling/prompts.ts), so the traces come in their formats:
@@ -36,6 +37,7 @@ const { values } = parseArgs({
     seed: { type: "string", default: "1" },
     "style-spread": { type: "string" },
     "extra-verify": { type: "string" },
+    "extra-verify-max": { type: "string", default: "3" },
   },
 });
 const out = values.out!;
@@ -46,10 +48,12 @@ const spread = values["style-spread"] === undefined ? undefined : Number(values[
 if (spread !== undefined && !(spread > 0)) throw new Error(`--style-spread must be a positive number, got ${values["style-spread"]}`);
 const extra = values["extra-verify"] === undefined ? undefined : Number(values["extra-verify"]);
 if (extra !== undefined && !(extra >= 0 && extra <= 1)) throw new Error(`--extra-verify must be a probability in [0, 1], got ${values["extra-verify"]}`);
+const extraMax = Number(values["extra-verify-max"]);
+if (!Number.isInteger(extraMax) || extraMax < 1) throw new Error(`--extra-verify-max must be a positive integer, got ${values["extra-verify-max"]}`);
 const policy = {
   ...DEFAULT_POLICY,
   ...(spread === undefined ? {} : { styleSpread: spread }),
-  ...(extra === undefined ? {} : { extraVerify: { p: extra, max: 3 } }),
+  ...(extra === undefined ? {} : { extraVerify: { p: extra, max: extraMax } }),
 };
 mkdirSync(out, { recursive: true });
 
