@@ -9,11 +9,16 @@
 #   session's time); phase 2 continues from it with a fresh optimiser and its own complete 1600-step cosine schedule
 #   (peak 1.5e-3) over another order of that corpus. About 60 minutes on an idle 2-core machine (phase 1 28, phase 2 30).
 #   End to end from a fresh clone the output is byte-identical to the committed model (see its model card).
-# - Phase 3 (issue 11) fine-tunes that model on traces that second-guess themselves the way R1 does, from
-#   REFLECT_GENERATOR: re-checks that put the recomputed value back into the expression, "Alternatively", "Hmm",
-#   closing verifications that restate the result, corrections of a wrong direct step on hard levels; every
-#   deliberate error is masked out of the loss. A fresh corpus of 60,000 problems (seed 3), batches of about 4,096
-#   tokens, a complete 500-step cosine schedule (peak 6e-4): 2.0M tokens, about 6 minutes on an idle machine.
+# - Phase 3 fine-tunes that model on traces that second-guess themselves the way R1 does (issue 11), with R1's
+#   proportions of free waste (issue 12), from WASTE_GENERATOR with --style-spread 0.2 --extra-verify 0.5
+#   --extra-verify-max 2: re-checks that put the recomputed value back into the expression, "Alternatively", "Hmm",
+#   closing verifications that restate the result, corrections of a wrong direct step on hard levels; wording that
+#   is a style of the whole trace (terse traces stay terse); and half of the traces restating their result once or
+#   twice more before answering, as R1's repeated "let me verify once more" does. Every deliberate error is masked
+#   out of the loss. A fresh corpus of 60,000 problems (seed 3), batches of about 4,096 tokens, a complete 500-step
+#   cosine schedule (peak 6e-4), in fp32 (--no-bf16: this machine's CPU has no bf16 instructions, and emulated bf16
+#   ran 10x slower): 2.0M tokens, about 11 minutes on an idle machine. The model before issue 12 (phase 3 on
+#   REFLECT_GENERATOR's traces, bf16) is models/world-base at commit fe7b043.
 #
 # WORLD_BASE_ONLY=1 stops after phase 2 (the model before issue 11). WORLD_PHASE2=<folder> skips phases 1-2 and
 # fine-tunes that folder instead (e.g. the pre-issue-11 model from git history: phase 3 alone).
@@ -26,19 +31,21 @@ CORPUS=${WORLD_CORPUS:-.cache/world}
 PY=.venv/bin/python
 # The last commit whose trace generator is the one phases 1-2 were trained on (before reflection, issue 11).
 BASE_GENERATOR=aea844e13bf1334c0cbf856fb9639db8b3ad5269
-# The trace generator of phase 3 (reflection, issue 11).
+# The trace generator of the model before issue 12 (reflection, issue 11; not used by this script any more).
 REFLECT_GENERATOR=cbba5533b74195c21ce65f6161db169b56ccd860
+# The trace generator of phase 3: reflection (issue 11), per-trace style and extra restatements (issue 12).
+WASTE_GENERATOR=31148ea3965212325dc6123bd8b0d9607f4064c6
 if [ ! -x "$PY" ]; then
   echo "world-pretrain: .venv is missing; run 'npm run setup:python' first" >&2
   exit 1
 fi
 
-# Writes a corpus with the trace generator of commit $1 into $2 ($3 problems, seed $4).
+# Writes a corpus with the trace generator of commit $1 into $2 ($3 problems, seed $4, then world-corpus options).
 corpus_at() {
   local gen="$CORPUS/generator-${1:0:7}"
   rm -rf "$gen" && mkdir -p "$gen"
   git archive "$1" src scripts | tar -x -C "$gen"
-  npx tsx "$gen/scripts/world-corpus.ts" --out "$2" --problems "$3" --seed "$4"
+  npx tsx "$gen/scripts/world-corpus.ts" --out "$2" --problems "$3" --seed "$4" "${@:5}"
 }
 
 PHASE2=${WORLD_PHASE2:-}
@@ -55,7 +62,7 @@ if [ -z "$PHASE2" ]; then
     exit 0
   fi
 fi
-corpus_at "$REFLECT_GENERATOR" "$CORPUS/reflect" 60000 3
-"$PY" trainer/world_pretrain.py --corpus "$CORPUS/reflect" --init-from "$PHASE2" --out "$OUT" \
-  --steps 500 --lr 6e-4 --warmup 20 --seed 3 --tokens-per-batch 4096 --threads 2 --checkpoint-every 50
+corpus_at "$WASTE_GENERATOR" "$CORPUS/waste" 60000 3 --style-spread 0.2 --extra-verify 0.5 --extra-verify-max 2
+"$PY" trainer/world_pretrain.py --corpus "$CORPUS/waste" --init-from "$PHASE2" --out "$OUT" \
+  --steps 500 --lr 6e-4 --warmup 20 --seed 3 --tokens-per-batch 4096 --threads 2 --checkpoint-every 50 --no-bf16
 echo "world-pretrain: model written to $OUT"
