@@ -34,8 +34,8 @@ function paperPreset(model: string): RunConfigInput {
  *   36.3 → 47.6 (docs/BENCHMARKS.md, "The demo").
  * Micro-batches of 2 pairs keep the training forward's attention (T² per head) within the wasm heap.
  * `demo --quick` trains 7 steps instead of 51 (11 of 70 with issue 12's model), so it takes a larger step (1e-4) to
- * show the effect at all: with issue 11's model, on the same validation slice, its 7 steps gave −2.2% Len-T at −0.1 points with 3e-5, −7.4% at −2.1 with 1e-4 (the full demo's
- * trade-off), −15.0% at −6.2 with 2e-4.
+ * show the effect at all: with issue 11's model, on the same validation slice, its 7 steps gave −2.2% Len-T at
+ * −0.1 points with 3e-5, −7.4% at −2.1 with 1e-4 (the full demo's trade-off), −15.0% at −6.2 with 2e-4.
  */
 const DEMO_REFINEMENT = { candidates: 16, window: 128, epsilon: 0.02 } as const;
 const DEMO_TRAINING = { globalBatchSize: 16, microBatchSize: 2, maxLength: 1024, learningRate: 3e-5 } as const;
