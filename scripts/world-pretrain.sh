@@ -18,7 +18,7 @@
 #   out of the loss. A fresh corpus of 60,000 problems (seed 3), batches of about 4,096 tokens, a complete 500-step
 #   cosine schedule (peak 6e-4), in fp32 (--no-bf16: this machine's CPU has no bf16 instructions, and emulated bf16
 #   ran 10x slower): 2.0M tokens, about 11 minutes on an idle machine. The model before issue 12 (phase 3 on
-#   REFLECT_GENERATOR's traces, bf16) is models/world-base at commit fe7b043.
+#   the traces of generator cbba5533, bf16) is models/world-base at commit fe7b043.
 #
 # WORLD_BASE_ONLY=1 stops after phase 2 (the model before issue 11). WORLD_PHASE2=<folder> skips phases 1-2 and
 # fine-tunes that folder instead (e.g. the pre-issue-11 model from git history: phase 3 alone).
@@ -31,8 +31,6 @@ CORPUS=${WORLD_CORPUS:-.cache/world}
 PY=.venv/bin/python
 # The last commit whose trace generator is the one phases 1-2 were trained on (before reflection, issue 11).
 BASE_GENERATOR=aea844e13bf1334c0cbf856fb9639db8b3ad5269
-# The trace generator of the model before issue 12 (reflection, issue 11; not used by this script any more).
-REFLECT_GENERATOR=cbba5533b74195c21ce65f6161db169b56ccd860
 # The trace generator of phase 3: reflection (issue 11), per-trace style and extra restatements (issue 12).
 WASTE_GENERATOR=31148ea3965212325dc6123bd8b0d9607f4064c6
 if [ ! -x "$PY" ]; then

@@ -9,8 +9,9 @@ import Database from "better-sqlite3";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runCliAsync as runCli, tempDir } from "../helpers.js";
 
-// 256 new tokens: the built-in model's answers on levels 1-3 fit, and the one-shot squeeze stays a minute or two on a
-// slow 2-core machine (its answers average ~250 tokens since issue 12, so 512 made this file's setup the slowest part).
+// 256 new tokens: the built-in model's answers on levels 1-2 fit, and about half of level 3's; the one-shot squeeze
+// stays a minute or two on a slow 2-core machine (its answers average ~250 tokens since issue 12, so 512 made this
+// file's setup the slowest part).
 const small = ["--preset", "demo", "--limit", "12", "--samples", "8", "--max-tokens", "256", "--set", "refinement.candidates=4", "--set", "refinement.window=32", "--seed", "5"];
 
 interface SqueezeJson {
