@@ -18,10 +18,10 @@ const BENCH = "world-test";
 const squeezeArgs = [
   "--preset",
   "ci",
-  // Levels 1–2 and 6 samples give the tiny ci run problems with 0 < p < 1 (so pairs and refined steps); no
-  // held-out share, so all of its few pairs train.
-  "--set",
-  "datasets=[{name: world-train, levels: [1, 2], limit: 12}]",
+  // 12 problems and 6 samples give the tiny ci run several problems with 0 < p < 1 (so pairs and refined steps);
+  // 128 tokens keep it quick (level-1 answers finish); no held-out share, so all of its few pairs train.
+  "--limit",
+  "12",
   "--samples",
   "6",
   "--max-tokens",
@@ -30,10 +30,6 @@ const squeezeArgs = [
   "training.steps=2",
   "--set",
   "training.heldOutFraction=0",
-  // A generous ε so that stage 2 accepts some rewrites whatever the model (the paper's 0.005 accepted none of the
-  // issue-12 model's steps at these sizes, leaving the acceptance plot empty); 27% of steps with the current one.
-  "--set",
-  "refinement.epsilon=0.3",
   "--progress",
   "none",
 ];
@@ -90,20 +86,18 @@ describe("tokensqueeze report", () => {
     root = tempDir("ts-report-");
     demo = join(root, "demo");
     mkdirSync(demo);
-    // Long enough for the reflective model's level-1 answers to finish, so the demo's evaluations have correct samples.
-    const evalTokens = ["--max-tokens", "256"];
     untrained = join(root, "untrained");
     other = join(root, "other-eval");
     const squeezed = (async () => {
       await cli(["squeeze", ...squeezeArgs, "--out", join(demo, "squeeze")]);
       cpSync(join(demo, "squeeze"), untrained, { recursive: true });
       await cli(["train", "--run", join(demo, "squeeze"), "--threads", "1", "--progress", "none"]);
-      await cli(["eval", "--preset", "ci", ...evalTokens, "--model", join(demo, "squeeze", "model"), "--out", join(demo, "squeezed-eval"), "--progress", "none"]);
+      await cli(["eval", "--preset", "ci", "--model", join(demo, "squeeze", "model"), "--out", join(demo, "squeezed-eval"), "--progress", "none"]);
     })();
-    await cli(["eval", "--preset", "ci", ...evalTokens, "--out", join(demo, "base-eval"), "--progress", "none"]);
-    // `other` keeps the ci preset's 64 tokens: too few for any answer to finish, so the report must also render an
-    // evaluation with no correct sample (no Len-T to draw) without a console warning.
-    await cli(["eval", "--preset", "ci", "--limit", "2", "--samples", "1", "--out", other, "--progress", "none"]);
+    await cli(["eval", "--preset", "ci", "--out", join(demo, "base-eval"), "--progress", "none"]);
+    // `other` gets 16 tokens: too few for any answer to finish, so the report must also render an evaluation with no
+    // correct sample (no Len-T to draw) without a console warning.
+    await cli(["eval", "--preset", "ci", "--limit", "2", "--samples", "1", "--max-tokens", "16", "--out", other, "--progress", "none"]);
     await squeezed;
     browser = await launchChromium();
   }, 900_000);
