@@ -76,7 +76,7 @@ export const presets = {
    *   tokens), so samples are graded, some problems have 0 < p < 1 and stage 1 forms pairs (with 64 tokens almost
    *   none finished);
    * - ε 0.3: with a 32-token window and 4 candidates the paper's 0.005 accepted no rewrite of the built-in model's
-   *   steps, so stage 2 showed nothing; 0.3 accepts about a quarter of them.
+   *   steps, so stage 2 showed nothing; 0.3 accepts a quarter to a third of them.
    */
   ci: {
     engine: { kind: "embedded", model: "models/world-base", concurrency: 1 },
