@@ -13,7 +13,7 @@ const CI_DEMO = [
   "--preset", "ci",
   "--set", "sampling.maxTokens=384",
   "--set", "evaluation.maxTokens=384",
-  "--set", 'datasets=[{"name":"world-train","levels":[1,2],"limit":6}]',
+  "--set", "datasets.0.limit=6",
   "--threads", "1",
   "--progress", "none",
 ];
