@@ -18,11 +18,13 @@ import type { LlamaWeights } from "./weights.js";
 import { KernelArena, simdAvailable } from "./kernels.js";
 
 /**
- * Keys and values of one sequence, per layer, [capacity, kvDim] row-major, stored in the model's wasm arena
- * (where the SIMD attention kernels read them). A cache can extend a read-only `parent` (a shared prompt or
- * prefix): positions < parent length are read from the parent, so many continuations reuse one encoded
- * prefix without copying it. `release()` returns the memory; caches that are dropped without it are
- * reclaimed when garbage-collected.
+ * Keys and values of one sequence, per layer, stored head-major — [kvHeads][capacity][headDim] — in the model's
+ * wasm arena (where the SIMD attention kernels read them). Head-major keeps each head's keys contiguous: decoding
+ * many sequences at once streams every cache from memory once per step, and reading one head's 128 bytes out of
+ * every interleaved [head][headDim] row made that stream about 2× slower (bench/kv-layout.ts, docs/BENCHMARKS.md). A
+ * cache can extend a read-only `parent` (a shared prompt or prefix): positions < parent length are read from
+ * the parent, so many continuations reuse one encoded prefix without copying it. `release()` returns the
+ * memory; caches that are dropped without it are reclaimed when garbage-collected.
  */
 export class KvCache {
   readonly parent: KvCache | null;
@@ -33,14 +35,17 @@ export class KvCache {
   private capacity: number;
   private block: number;
   private released = false;
+  private readonly kvDim: number;
 
   constructor(
     private readonly arena: KernelArena,
     private readonly layers: number,
-    private readonly kvDim: number,
+    private readonly kvHeads: number,
+    private readonly headDim: number,
     capacity: number,
     parent: KvCache | null = null,
   ) {
+    this.kvDim = kvHeads * headDim;
     this.parent = parent;
     this.base = parent === null ? 0 : parent.length;
     this.capacity = Math.max(1, capacity);
@@ -53,7 +58,12 @@ export class KvCache {
     return this.base + this.own;
   }
 
-  /** Float offset (in the arena) of layer `layer`'s keys, row 0 of the own positions. */
+  /** Floats from one kv head's positions to the next head's (in a layer's keys or values). */
+  get headStride(): number {
+    return this.capacity * this.headDim;
+  }
+
+  /** Float offset (in the arena) of layer `layer`'s keys: kv head 0, own position 0. */
   kOffset(layer: number): number {
     this.check();
     return this.block + layer * this.capacity * this.kvDim;
@@ -64,9 +74,23 @@ export class KvCache {
     return this.block + (this.layers + layer) * this.capacity * this.kvDim;
   }
 
+  /** Writes one position's keys and values ([kvDim] floats each, heads side by side, at float offsets k, v). */
+  store(layer: number, position: number, k: number, v: number): void {
+    const f32 = this.arena.f32;
+    const hd = this.headDim;
+    const at = (position - this.base) * hd;
+    const stride = this.capacity * hd;
+    const ko = this.kOffset(layer) + at;
+    const vo = this.vOffset(layer) + at;
+    for (let g = 0; g < this.kvHeads; g++) {
+      f32.copyWithin(ko + g * stride, k + g * hd, k + (g + 1) * hd);
+      f32.copyWithin(vo + g * stride, v + g * hd, v + (g + 1) * hd);
+    }
+  }
+
   /** A child cache that continues this one (which must not grow or be released while the child lives). */
   fork(capacity = 16): KvCache {
-    return new KvCache(this.arena, this.layers, this.kvDim, capacity, this);
+    return new KvCache(this.arena, this.layers, this.kvHeads, this.headDim, capacity, this);
   }
 
   ensure(extra: number): void {
@@ -79,8 +103,8 @@ export class KvCache {
     const oldCap = this.capacity;
     const block = this.arena.alloc(this.blockFloats(cap));
     const f32 = this.arena.f32;
-    const used = this.own * this.kvDim;
-    for (let i = 0; i < 2 * this.layers; i++) f32.copyWithin(block + i * cap * this.kvDim, oldBlock + i * oldCap * this.kvDim, oldBlock + i * oldCap * this.kvDim + used);
+    const used = this.own * this.headDim;
+    for (let i = 0; i < 2 * this.layers * this.kvHeads; i++) f32.copyWithin(block + i * cap * this.headDim, oldBlock + i * oldCap * this.headDim, oldBlock + i * oldCap * this.headDim + used);
     registry.unregister(this);
     this.arena.release(oldBlock, this.blockFloats(oldCap));
     this.block = block;
@@ -88,12 +112,12 @@ export class KvCache {
     registry.register(this, { arena: this.arena, block, floats: this.blockFloats(cap) }, this);
   }
 
-  /** The own positions' keys and values, [2 · layers][own, kvDim] concatenated (to rebuild the cache elsewhere). */
+  /** The own positions' keys and values, [2 · layers · kvHeads][own, headDim] concatenated (to rebuild the cache elsewhere). */
   exportOwn(): Float32Array {
     this.check();
-    const n = this.own * this.kvDim;
-    const out = new Float32Array(2 * this.layers * n);
-    for (let i = 0; i < 2 * this.layers; i++) out.set(this.arena.f32.subarray(this.block + i * this.capacity * this.kvDim, this.block + i * this.capacity * this.kvDim + n), i * n);
+    const n = this.own * this.headDim;
+    const out = new Float32Array(2 * this.layers * this.kvHeads * n);
+    for (let i = 0; i < 2 * this.layers * this.kvHeads; i++) out.set(this.arena.f32.subarray(this.block + i * this.capacity * this.headDim, this.block + i * this.capacity * this.headDim + n), i * n);
     return out;
   }
 
@@ -103,8 +127,8 @@ export class KvCache {
     if (this.own !== 0 || data.length % per !== 0) throw new Error("KvCache.importOwn: needs an empty cache and data from exportOwn() of the same model");
     const positions = data.length / per;
     this.ensure(positions);
-    const n = positions * this.kvDim;
-    for (let i = 0; i < 2 * this.layers; i++) this.arena.f32.set(data.subarray(i * n, (i + 1) * n), this.block + i * this.capacity * this.kvDim);
+    const n = positions * this.headDim;
+    for (let i = 0; i < 2 * this.layers * this.kvHeads; i++) this.arena.f32.set(data.subarray(i * n, (i + 1) * n), this.block + i * this.capacity * this.headDim);
     this.own = positions;
   }
 
@@ -232,7 +256,7 @@ export class InferenceModel {
   }
 
   newCache(capacity = 64): KvCache {
-    return new KvCache(this.arena, this.config.numHiddenLayers, this.kvDim, capacity);
+    return new KvCache(this.arena, this.config.numHiddenLayers, this.config.numKeyValueHeads, this.config.headDim, capacity);
   }
 
   /**
@@ -510,10 +534,7 @@ export class InferenceModel {
     const width = this.qDim + 2 * this.kvDim;
     for (let row = 0; row < N; row++) {
       const base = qkvOff + row * width + this.qDim;
-      const cache = inputs[rowSeq[row]].cache;
-      const slot = (rowPos[row] - cache.base) * this.kvDim;
-      f32.copyWithin(cache.kOffset(layer) + slot, base, base + this.kvDim);
-      f32.copyWithin(cache.vOffset(layer) + slot, base + this.kvDim, base + 2 * this.kvDim);
+      inputs[rowSeq[row]].cache.store(layer, rowPos[row], base, base + this.kvDim);
     }
   }
 
@@ -538,10 +559,7 @@ export class InferenceModel {
           f32[o + half + i] = Math.fround(Math.fround(b * cos[cb + half + i]) + Math.fround(a * sin[cb + half + i]));
         }
       }
-      const cache = inputs[rowSeq[row]].cache;
-      const slot = (pos - cache.base) * this.kvDim;
-      f32.copyWithin(cache.kOffset(layer) + slot, base + this.qDim, base + this.qDim + this.kvDim);
-      f32.copyWithin(cache.vOffset(layer) + slot, base + this.qDim + this.kvDim, base + width);
+      inputs[rowSeq[row]].cache.store(layer, pos, base + this.qDim, base + this.qDim + this.kvDim);
     }
   }
 
@@ -565,7 +583,12 @@ export class InferenceModel {
         const parent = cache.parent;
         const kp = parent !== null ? parent.kOffset(layer) : 0;
         const vp = parent !== null ? parent.vOffset(layer) : 0;
-        attendRow((qkvOff + row * width) * 4, kp * 4, vp * 4, P, cache.kOffset(layer) * 4, cache.vOffset(layer) * 4, T - P, H, rep, hd * 4, kvDim * 4, scale, scratch * 4, (out + row * qDim) * 4);
+        const pHead = parent !== null ? parent.headStride : 0;
+        attendRow(
+          (qkvOff + row * width) * 4, kp * 4, vp * 4, P, pHead * 4,
+          cache.kOffset(layer) * 4, cache.vOffset(layer) * 4, T - P, cache.headStride * 4,
+          H, rep, hd * 4, hd * 4, scale, scratch * 4, (out + row * qDim) * 4,
+        );
       }
       return;
     }
@@ -581,11 +604,13 @@ export class InferenceModel {
       const ko = cache.kOffset(layer);
       const vo = cache.vOffset(layer);
       for (let h = 0; h < H; h++) {
-        const kvOff = Math.floor(h / rep) * hd;
+        const g = Math.floor(h / rep);
+        const pOff = parent !== null ? g * parent.headStride : 0;
+        const oOff = g * cache.headStride;
         const qo = qkvOff + row * width + h * hd;
         let max = -Infinity;
         for (let t = 0; t < T; t++) {
-          const s = dot(f32, qo, f32, (t < P ? kp + t * kvDim : ko + (t - P) * kvDim) + kvOff, hd) * scale;
+          const s = dot(f32, qo, f32, t < P ? kp + pOff + t * hd : ko + oOff + (t - P) * hd, hd) * scale;
           scores[t] = s;
           if (s > max) max = s;
         }
@@ -598,7 +623,7 @@ export class InferenceModel {
         const inv = 1 / sum;
         const ob = out + row * qDim + h * hd;
         f32.fill(0, ob, ob + hd);
-        for (let t = 0; t < T; t++) axpy(f32, ob, f32, (t < P ? vp + t * kvDim : vo + (t - P) * kvDim) + kvOff, scores[t] * inv, hd);
+        for (let t = 0; t < T; t++) axpy(f32, ob, f32, t < P ? vp + pOff + t * hd : vo + oOff + (t - P) * hd, scores[t] * inv, hd);
       }
     }
   }

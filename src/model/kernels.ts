@@ -170,31 +170,34 @@ const GENERIC: WasmFunction[] = [
   },
   {
     // Causal attention of one row, all heads: softmax(scale · q_h·K) · V over the parent segment (P keys at
-    // kp/vp) then the own segment (n keys at ko/vo); head h reads kv head ⌊h / rep⌋. s: scratch for P + n + 4
-    // floats. out: H·hd floats.
+    // kp/vp) then the own segment (n keys at ko/vo); head h reads kv head g = ⌊h / rep⌋, whose keys start
+    // g·pHeadB (parent) or g·oHeadB (own) bytes in, strideB bytes apart. Interleaved rows [t][head][hd]: both
+    // head strides hdB and strideB the row width; head-major caches [head][t][hd]: head strides of
+    // capacity·hdB and strideB = hdB. s: scratch for P + n + 4 floats. out: H·hd floats.
     name: "attendRow",
     params: [
-      ["q", "i32"], ["kp", "i32"], ["vp", "i32"], ["P", "i32"], ["ko", "i32"], ["vo", "i32"], ["n", "i32"],
-      ["H", "i32"], ["rep", "i32"], ["hdB", "i32"], ["strideB", "i32"], ["scale", "f32"], ["s", "i32"], ["out", "i32"],
+      ["q", "i32"], ["kp", "i32"], ["vp", "i32"], ["P", "i32"], ["pHeadB", "i32"], ["ko", "i32"], ["vo", "i32"], ["n", "i32"],
+      ["oHeadB", "i32"], ["H", "i32"], ["rep", "i32"], ["hdB", "i32"], ["strideB", "i32"], ["scale", "f32"], ["s", "i32"], ["out", "i32"],
     ],
     locals: [
-      ["h", "i32"], ["kv", "i32"], ["qh", "i32"], ["oh", "i32"], ["T", "i32"], ["t", "i32"], ["max", "f32"],
+      ["h", "i32"], ["g", "i32"], ["kvp", "i32"], ["kvo", "i32"], ["qh", "i32"], ["oh", "i32"], ["T", "i32"], ["t", "i32"], ["max", "f32"],
       ["acc", "v128"], ["x", "v128"], ["e", "v128"], ["inv", "v128"], ["mx", "v128"], ["sp", "i32"], ["send", "i32"],
     ],
     body: `
       local.get $P local.get $n i32.add local.set $T
       block loop
         local.get $h local.get $H i32.ge_u br_if 1
-        local.get $h local.get $rep i32.div_u local.get $hdB i32.mul local.set $kv
+        local.get $h local.get $rep i32.div_u local.tee $g local.get $pHeadB i32.mul local.set $kvp
+        local.get $g local.get $oHeadB i32.mul local.set $kvo
         local.get $q local.get $h local.get $hdB i32.mul i32.add local.set $qh
         local.get $out local.get $h local.get $hdB i32.mul i32.add local.set $oh
         f32.const -Infinity local.set $max
         local.get $P if
-          local.get $qh local.get $kp local.get $kv i32.add local.get $P local.get $hdB local.get $strideB local.get $scale local.get $s call $scores
+          local.get $qh local.get $kp local.get $kvp i32.add local.get $P local.get $hdB local.get $strideB local.get $scale local.get $s call $scores
           local.set $max
         end
         local.get $n if
-          local.get $qh local.get $ko local.get $kv i32.add local.get $n local.get $hdB local.get $strideB local.get $scale
+          local.get $qh local.get $ko local.get $kvo i32.add local.get $n local.get $hdB local.get $strideB local.get $scale
           local.get $s local.get $P i32.const 4 i32.mul i32.add call $scores
           local.get $max f32.max local.set $max
         end
@@ -231,10 +234,10 @@ const GENERIC: WasmFunction[] = [
           br 0
         end end
         local.get $P if
-          local.get $s local.get $vp local.get $kv i32.add local.get $P local.get $hdB local.get $strideB local.get $oh call $accum
+          local.get $s local.get $vp local.get $kvp i32.add local.get $P local.get $hdB local.get $strideB local.get $oh call $accum
         end
         local.get $n if
-          local.get $s local.get $P i32.const 4 i32.mul i32.add local.get $vo local.get $kv i32.add local.get $n local.get $hdB local.get $strideB local.get $oh call $accum
+          local.get $s local.get $P i32.const 4 i32.mul i32.add local.get $vo local.get $kvo i32.add local.get $n local.get $hdB local.get $strideB local.get $oh call $accum
         end
         i32.const 0 local.set $t
         block loop
@@ -656,7 +659,7 @@ function specialised(hd: number): WasmFunction[] {
 interface KernelExports {
   scores(q: number, k: number, n: number, hdBytes: number, strideBytes: number, scale: number, out: number): number;
   accum(p: number, v: number, n: number, hdBytes: number, strideBytes: number, out: number): void;
-  attendRow(q: number, kp: number, vp: number, P: number, ko: number, vo: number, n: number, H: number, rep: number, hdB: number, strideB: number, scale: number, s: number, out: number): void;
+  attendRow(q: number, kp: number, vp: number, P: number, pHeadB: number, ko: number, vo: number, n: number, oHeadB: number, H: number, rep: number, hdB: number, strideB: number, scale: number, s: number, out: number): void;
   rope(x: number, rows: number, widthB: number, heads: number, hdB: number, cos: number, sin: number, pos: number): void;
   rmsNorm(x: number, w: number, out: number, rows: number, dB: number, d: number, eps: number): void;
   swiGlu(gu: number, act: number, rows: number, IB: number): void;

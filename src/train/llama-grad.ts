@@ -250,7 +250,7 @@ export class LlamaGrad {
         const vBase = kBase + this.kvDim * 4;
         for (let i = 0; i < segLen[k]; i++) {
           const r = r0 + i;
-          K.attendRow((qkv[l] + r * W) * 4, 0, 0, 0, kBase, vBase, i + 1, H, rep, hd * 4, W * 4, scale, scratch * 4, (att[l] + r * this.qDim) * 4);
+          K.attendRow((qkv[l] + r * W) * 4, 0, 0, 0, hd * 4, kBase, vBase, i + 1, hd * 4, H, rep, hd * 4, W * 4, scale, scratch * 4, (att[l] + r * this.qDim) * 4);
         }
       }
       matmulInto(f32, att[l], N, Lw.o, xm[l]);
