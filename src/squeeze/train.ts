@@ -1,29 +1,30 @@
 /**
  * Stage 3 on the embedded trainer: DPO-L + SFT (METHOD.md) on a squeeze run's pairs, in the run.
  *
- *   reference   item = a chunk of pairs → reference_logps: log πref of both responses, computed once with the
- *               starting weights through the same forward pass the policy trains with (so Δ = 0 exactly at step 0)
+ *   reference   item = a problem's pairs → reference_logps: log πref of both responses of each pair, computed once
+ *               with the starting weights through the engine's scoring path (the prompt encoded once, each distinct
+ *               response scored once)
  *   train       the embedded trainer (AdamW, warmup + decay, accumulation to the global batch, clipping,
  *               data-parallel threads) with a checkpoint in <run>/train/ that a killed run resumes from to the
  *               exact weights; every step's metrics go to train_steps; the model goes to <run>/model
  *
  * Pairs of a held-out share of the problems (training.heldOutFraction, chosen by a hash of the run seed and the
- * problem id) are never trained on: their implicit-reward accuracy and loss, before and after, say whether the
- * preference generalises.
+ * problem id) are never trained on: their implicit-reward accuracy and loss, before (from the reference values)
+ * and after (the trained model scored like the reference), say whether the preference generalises.
  */
 import { existsSync, mkdirSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import type { RunConfig } from "../config/schema.js";
+import type { Engine } from "../engines/engine.js";
 import { openEngine, resolveModelPath } from "../engines/factory.js";
 import { loadModelFolder, saveModelFolder, trainingEosTokenId, type ModelFolder } from "../model/folder.js";
 import { LlamaModel } from "../model/llama.js";
 import { initTf } from "../model/tf.js";
 import { defineTable, fingerprint, runStage, type RunStore, type StageResult } from "../store/index.js";
-import { llamaParameters, llamaWeights, sequenceLogprobSums } from "../train/llama.js";
-import { LlamaGrad } from "../train/llama-grad.js";
+import { llamaParameters } from "../train/llama.js";
 import { gradientSourceFor, siblingModule } from "../train/parallel.js";
-import { pairLosses, pairSequences, preferenceObjective, type PairExample, type PreferenceSettings } from "../train/preference.js";
+import { pairLosses, preferenceObjective, type PairExample, type PreferenceSettings } from "../train/preference.js";
 import type { PreferenceReplicaArgs } from "../train/preference-replica.js";
 import { promptCompletion } from "../train/sft-data.js";
 import { train, TrainerResumeError, type StepReport } from "../train/trainer.js";
@@ -37,8 +38,6 @@ export const REFERENCE_STAGE = "reference";
 export const TRAIN_DIR = "train";
 export const MODEL_DIR = "model";
 const CHECKPOINT_FILE = "checkpoint.safetensors";
-/** Pairs per forward pass when evaluating held-out pairs. */
-const EVAL_CHUNK = 4;
 
 export interface ReferenceRow {
   problemId: string;
@@ -180,37 +179,35 @@ export async function runTrainStage(opts: TrainStageOptions): Promise<{ summary:
 
   await initTf("wasm");
   const model = LlamaModel.fromWeights(folder.config, folder.weights);
-  // Held-out metrics use the trainer's own forward pass.
-  const net = new LlamaGrad(folder.config);
   try {
     // Reference log-probs of every pair (held out too) with the starting weights, before any update, through the
     // engine's scoring path (KV cache, and the engine the run config names). It and the trainer's forward agree
-    // to ~1e-5 per token, so Δ starts within ~1e-4 of 0 rather than exactly at it.
+    // to ~1e-5 per token, so Δ starts within ~1e-4 of 0 rather than exactly at it. One item per problem: its
+    // prompt is encoded once and each distinct response scored once (a problem's pairs share the chosen answer).
     const engine = await openEngine(config.engine, { cwd: opts.cwd });
     let reference: StageResult;
     try {
       reference = await runStage({
         store,
         stage: REFERENCE_STAGE,
-        params: { stageVersion: 1, model: folder.weightsSha256, maxLength, pairs: fingerprint(pairs.map(key)) },
+        params: { stageVersion: 2, model: folder.weightsSha256, maxLength, pairs: fingerprint(pairs.map(key)) },
         onParamsChange: opts.force ? "archive" : "error",
-        items: pairs,
-        keyOf: key,
+        items: groupByPrompt(pairs),
+        keyOf: (g) => g.key,
         output: referenceLogpsTable,
         concurrency: config.engine.concurrency,
         progress: opts.progress,
         signal: opts.signal,
         resumeCommand: opts.resumeCommand,
         handleSignals: opts.handleSignals,
-        process: async (p, ctx) => {
-          const promptLength = p.chosen.lossMask?.indexOf(1) ?? 1;
-          const res = await engine.score(
-            { prefix: p.chosen.ids.slice(0, promptLength), continuations: [p.chosen.ids.slice(promptLength), p.rejected.ids.slice(promptLength)], distributions: "none" },
-            { signal: ctx.signal },
-          );
-          const sum = (xs: number[]): number => xs.reduce((a, x) => a + x, 0);
-          return [{ problemId: p.problemId, chosenIndex: p.chosenIndex, rejectedIndex: p.rejectedIndex, refChosen: sum(res.continuations[0].logprobs), refRejected: sum(res.continuations[1].logprobs) }];
-        },
+        process: async (g, ctx) =>
+          (await scorePairGroup(engine, g, ctx.signal)).map((r, i) => ({
+            problemId: g.pairs[i].problemId,
+            chosenIndex: g.pairs[i].chosenIndex,
+            rejectedIndex: g.pairs[i].rejectedIndex,
+            refChosen: r.chosen,
+            refRejected: r.rejected,
+          })),
       });
     } finally {
       await engine.close();
@@ -224,7 +221,8 @@ export async function runTrainStage(opts: TrainStageOptions): Promise<{ summary:
     };
     const examples = trainPairs.map(example);
     const heldOutExamples = heldOut.map(example);
-    const heldOutLossBefore = heldOutExamples.length > 0 ? evaluatePairs(net, llamaWeights(model), heldOutExamples, settings).loss : null;
+    // Before any update the policy is the reference: the held-out loss at step 0 is the loss at Δ = 0.
+    const heldOutLossBefore = heldOutExamples.length > 0 ? pairMetrics(heldOutExamples, heldOutExamples.map((e) => ({ chosen: e.refChosen, rejected: e.refRejected })), settings).loss : null;
 
     // The optimizer step: microBatchSize pairs per forward pass, accumulated to the global batch.
     const shape = stepShape(t, examples.length);
@@ -292,7 +290,22 @@ export async function runTrainStage(opts: TrainStageOptions): Promise<{ summary:
     opts.progress?.stageEnd({ done: steps, failed: 0, resumed: result.resumedFromStep, status: "complete" });
     const out = join(store.dir, MODEL_DIR);
     saveModelFolder(out, { config: folder.config, weights: model.getWeights(), tokenizer: folder.tokenizer.files, generationConfig: folder.generationConfig });
-    const after = heldOutExamples.length > 0 ? evaluatePairs(net, llamaWeights(model), heldOutExamples, settings) : null;
+    // The trained model's held-out metrics, scored like the reference (the embedded engine on the saved folder).
+    let after: { loss: number; rewardAccuracy: number } | null = null;
+    if (heldOut.length > 0) {
+      const trained = await openEngine({ ...config.engine, kind: "embedded", model: out }, { cwd: opts.cwd });
+      try {
+        const groups = groupByPrompt(heldOut);
+        const scored = await Promise.all(groups.map((g) => scorePairGroup(trained, g, opts.signal)));
+        after = pairMetrics(
+          groups.flatMap((g) => g.pairs.map(example)),
+          scored.flat(),
+          settings,
+        );
+      } finally {
+        await trained.close();
+      }
+    }
     const rows = stepsTable.all();
     return {
       stages: [reference],
@@ -319,16 +332,57 @@ export async function runTrainStage(opts: TrainStageOptions): Promise<{ summary:
   }
 }
 
-/** Mean loss and implicit-reward accuracy of `weights` on pairs (forward only, in chunks). */
-export function evaluatePairs(net: LlamaGrad, weights: readonly Float32Array[], pairs: readonly PairExample[], settings: PreferenceSettings): { loss: number; rewardAccuracy: number } {
-  let loss = 0;
-  let correct = 0;
-  for (let i = 0; i < pairs.length; i += EVAL_CHUNK) {
-    const chunk = pairs.slice(i, i + EVAL_CHUNK);
-    for (const t of pairLosses(chunk, sequenceLogprobSums(net, weights, pairSequences(chunk)), settings)) {
-      loss += t.loss;
-      if (t.chosenReward > t.rejectedReward) correct++;
-    }
+/** A problem's pairs that share one prompt: scored together by `scorePairGroup`. */
+interface PairGroup {
+  key: string;
+  pairs: TokenizedPair[];
+}
+
+function promptOf(p: TokenizedPair): number[] {
+  return p.chosen.ids.slice(0, p.chosen.lossMask?.indexOf(1) ?? 1);
+}
+
+/** Groups pairs by problem and prompt tokens, in first-seen order. */
+function groupByPrompt(pairs: readonly TokenizedPair[]): PairGroup[] {
+  const groups = new Map<string, PairGroup>();
+  for (const p of pairs) {
+    const k = `${p.problemId}\u0000${promptOf(p).join(",")}`;
+    let g = groups.get(k);
+    if (g === undefined) groups.set(k, (g = { key: `${p.problemId}\u0000${groups.size}`, pairs: [] }));
+    g.pairs.push(p);
   }
+  return [...groups.values()];
+}
+
+/**
+ * Each pair's summed response log-probs (over the response tokens the trainer scores), with the prompt encoded
+ * once and every distinct response scored once, in one engine request.
+ */
+async function scorePairGroup(engine: Engine, group: PairGroup, signal?: AbortSignal): Promise<Array<{ chosen: number; rejected: number }>> {
+  const prompt = promptOf(group.pairs[0]);
+  const index = new Map<string, number>();
+  const responses: number[][] = [];
+  const slot = (seq: TokenizedPair["chosen"]): number => {
+    const ids = seq.ids.slice(prompt.length);
+    const k = ids.join(",");
+    let i = index.get(k);
+    if (i === undefined) {
+      index.set(k, (i = responses.length));
+      responses.push(ids);
+    }
+    return i;
+  };
+  const slots = group.pairs.map((p) => [slot(p.chosen), slot(p.rejected)]);
+  const res = await engine.score({ prefix: prompt, continuations: responses, distributions: "none" }, { signal });
+  const sums = res.continuations.map((c) => c.logprobs.reduce((a, x) => a + x, 0));
+  return slots.map(([c, r]) => ({ chosen: sums[c], rejected: sums[r] }));
+}
+
+/** Mean loss and implicit-reward accuracy of pairs, given the policy's summed log-probs of each pair's responses. */
+function pairMetrics(pairs: readonly PairExample[], policy: ReadonlyArray<{ chosen: number; rejected: number }>, settings: PreferenceSettings): { loss: number; rewardAccuracy: number } {
+  const sums = Float64Array.from([...policy.map((p) => p.chosen), ...policy.map((p) => p.rejected)]);
+  const terms = pairLosses(pairs, sums, settings);
+  const loss = terms.reduce((a, t) => a + t.loss, 0);
+  const correct = terms.filter((t) => t.chosenReward > t.rejectedReward).length;
   return { loss: loss / pairs.length, rewardAccuracy: correct / pairs.length };
 }
