@@ -3,12 +3,16 @@
  * models/world-base by default): `pairs` preference pairs of up to ~1024 tokens, DPO-L + SFT, micro-batches of
  * `micro` pairs accumulated to the step, then clipping and AdamW — what `tokensqueeze train` runs per step.
  *
- *   node --import tsx bench/train-step.ts [--model models/world-base] [--pairs 16] [--micro 2] [--threads 1] [--steps 3]
+ *   node --import tsx bench/train-step.ts [--model models/world-base] [--pairs 16] [--micro 2] [--threads 1]
+ *        [--steps 3] [--template 83]
  *
  * The pairs are synthetic (seeded random token ids) shaped like the demo's: a 100-token prompt, a chosen response
  * of 150–350 tokens and a rejected one of 250–512 (the demo samples at most 512 new tokens), masked on the
- * responses; only their lengths matter for speed. The first step warms up (JIT, wasm compilation); the figure is
- * the median of the following steps, with the load average.
+ * responses; only their lengths matter for speed. Every demo prompt starts with the same 83-token template (the
+ * paper's prompt in the built-in tokenizer), which the trainer computes once per micro-batch: the script times the
+ * same steps twice, with prompts that start with one shared `--template`-token prefix and with prompts that share
+ * nothing (the baseline: same lengths, nothing to share), and prints both and their ratio. The first step of
+ * each warms up (JIT, wasm compilation); the figures are the medians of the following steps, with the load average.
  */
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
@@ -28,6 +32,7 @@ const { values } = parseArgs({
     micro: { type: "string", default: "2" },
     threads: { type: "string", default: "1" },
     steps: { type: "string", default: "3" },
+    template: { type: "string", default: "83" },
   },
 });
 const pairsPerStep = Number(values.pairs);
@@ -38,52 +43,69 @@ const steps = Number(values.steps);
 await initTf("wasm");
 const folder = loadModelFolder(values.model!);
 const V = folder.config.vocabSize;
-const rng = new Rng(1);
-const tokens = (n: number): number[] => Array.from({ length: n }, () => rng.int(0, V - 1));
-const sequence = (prompt: number[], response: number): { ids: number[]; lossMask: number[] } => {
-  const ids = [...prompt, ...tokens(response)];
-  return { ids, lossMask: ids.map((_, t) => (t < prompt.length ? 0 : 1)) };
-};
-const examples: PairExample[] = Array.from({ length: pairsPerStep * steps }, () => {
-  const prompt = tokens(100);
-  return { chosen: sequence(prompt, rng.int(150, 350)), rejected: sequence(prompt, rng.int(250, 512)), refChosen: -600, refRejected: -900 };
-});
 const settings: PreferenceSettings = { objective: "dpo-l+sft", beta: 0.1, lambda: 1, eta: 0.5 };
-const model = LlamaModel.fromWeights(folder.config, folder.weights);
-const params = llamaParameters(model);
-const objective = preferenceObjective(folder.config, settings);
-const source = await gradientSourceFor({
-  params,
-  objective,
-  threads,
-  replica: { module: siblingModule(new URL("../src/train/parallel.ts", import.meta.url).href, "preference-replica"), args: { config: folder.config, weights: folder.weights, settings } },
-});
-const loadBefore = loadavg()[0];
-const stepMs: number[] = [];
-let last = 0;
-let tokensPerStep = 0;
-try {
-  await train({
+const template = Number(values.template);
+
+/** The step times (ms) of `steps` steps over pairs whose prompts start with a shared template (or not). */
+async function timeSteps(sharedTemplate: boolean): Promise<{ stepMs: number[]; tokensPerStep: number }> {
+  const rng = new Rng(1);
+  const tokens = (n: number): number[] => Array.from({ length: n }, () => rng.int(0, V - 1));
+  const shared = tokens(template);
+  const sequence = (prompt: number[], response: number): { ids: number[]; lossMask: number[] } => {
+    const ids = [...prompt, ...tokens(response)];
+    return { ids, lossMask: ids.map((_, t) => (t < prompt.length ? 0 : 1)) };
+  };
+  const examples: PairExample[] = Array.from({ length: pairsPerStep * steps }, () => {
+    const prompt = [...(sharedTemplate ? shared : tokens(template)), ...tokens(100 - template)];
+    return { chosen: sequence(prompt, rng.int(150, 350)), rejected: sequence(prompt, rng.int(250, 512)), refChosen: -600, refRejected: -900 };
+  });
+  const model = LlamaModel.fromWeights(folder.config, folder.weights);
+  const params = llamaParameters(model);
+  const objective = preferenceObjective(folder.config, settings);
+  const source = await gradientSourceFor({
     params,
     objective,
-    examples,
-    gradientSource: source,
-    config: { ...defaultTrainerConfig, steps, batchSize: micro, gradAccum: Math.ceil(pairsPerStep / micro), lr: 1e-4, shuffle: false },
-    onStep: (r) => {
-      stepMs.push(r.elapsedMs - last);
-      last = r.elapsedMs;
-      tokensPerStep = r.tokens;
-    },
+    threads,
+    replica: { module: siblingModule(new URL("../src/train/parallel.ts", import.meta.url).href, "preference-replica"), args: { config: folder.config, weights: folder.weights, settings } },
   });
-} finally {
-  await source.close();
+  const stepMs: number[] = [];
+  let last = 0;
+  let tokensPerStep = 0;
+  try {
+    await train({
+      params,
+      objective,
+      examples,
+      gradientSource: source,
+      config: { ...defaultTrainerConfig, steps, batchSize: micro, gradAccum: Math.ceil(pairsPerStep / micro), lr: 1e-4, shuffle: false },
+      onStep: (r) => {
+        stepMs.push(r.elapsedMs - last);
+        last = r.elapsedMs;
+        tokensPerStep = r.tokens;
+      },
+    });
+  } finally {
+    await source.close();
+    model.dispose();
+  }
+  return { stepMs, tokensPerStep };
 }
-const timed = stepMs.slice(1).sort((a, b) => a - b);
-const mid = timed.length / 2;
-const median = timed.length === 0 ? stepMs[0] : timed.length % 2 ? timed[Math.floor(mid)] : (timed[mid - 1] + timed[mid]) / 2;
+
+function median(stepMs: number[]): number {
+  const timed = stepMs.slice(1).sort((a, b) => a - b);
+  const mid = timed.length / 2;
+  return timed.length === 0 ? stepMs[0] : timed.length % 2 ? timed[Math.floor(mid)] : (timed[mid - 1] + timed[mid]) / 2;
+}
+
+const loadBefore = loadavg()[0];
+const distinct = await timeSteps(false);
+const sharing = await timeSteps(true);
+const line = (name: string, r: { stepMs: number[]; tokensPerStep: number }): string =>
+  `${name}: step times (ms) ${r.stepMs.map((t) => t.toFixed(0)).join(", ")} (first is warm-up); median ${(median(r.stepMs) / 1000).toFixed(2)} s (${((r.tokensPerStep / median(r.stepMs)) * 1000).toFixed(0)} tokens/s)\n`;
 process.stdout.write(
-  `${values.model}: ${pairsPerStep} pairs per step (${micro} per micro-batch), ${threads} thread(s), ${tokensPerStep} tokens per step\n` +
-    `step times (ms): ${stepMs.map((t) => t.toFixed(0)).join(", ")} (first is warm-up)\n` +
-    `median step: ${(median / 1000).toFixed(2)} s (${((tokensPerStep / median) * 1000).toFixed(0)} tokens/s)\n` +
+  `${values.model}: ${pairsPerStep} pairs per step (${micro} per micro-batch), ${threads} thread(s), ${sharing.tokensPerStep} tokens per step\n` +
+    line("prompts share nothing", distinct) +
+    line(`prompts share a ${template}-token template`, sharing) +
+    `ratio (share nothing / shared template): ${(median(distinct.stepMs) / median(sharing.stepMs)).toFixed(2)}×\n` +
     `machine: ${cpus()[0]?.model ?? "?"}, ${cpus().length} cores; load average (1 min) before ${loadBefore.toFixed(2)}, after ${loadavg()[0].toFixed(2)}\n`,
 );

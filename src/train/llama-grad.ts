@@ -48,8 +48,12 @@ interface LayerWeights {
 /** What the backward pass needs from the forward pass (float offsets into the arena). */
 interface Saved {
   seqs: readonly TokenSequence[];
-  /** Rows (input positions) in all; sequence s has rows segStart[s] … segStart[s] + segLen[s] − 1. */
+  /**
+   * Rows (input positions) in all. Rows 0 … trunk − 1 are the prefix every sequence shares (see `sharedTrunk`);
+   * sequence s has its own rows segStart[s] … segStart[s] + segLen[s] − 1, for positions trunk, trunk + 1, ….
+   */
   N: number;
+  trunk: number;
   segStart: number[];
   segLen: number[];
   /** Rows with a trained target, their target ids, and where each lies in the sequences' log-prob arrays. */
@@ -138,27 +142,30 @@ export class LlamaGrad {
     const W = this.width;
     const segStart: number[] = [];
     const segLen: number[] = [];
-    let N = 0;
     let maxLen = 0;
     const selRows: number[] = [];
     const selTargets: number[] = [];
     const selSeqs: number[] = [];
     const selPos: number[] = [];
-    seqs.forEach((s, k) => {
-      const n = Math.max(0, s.ids.length - 1);
+    for (const s of seqs) {
       if (s.lossMask !== undefined && s.lossMask.length !== s.ids.length) throw new Error(`LlamaGrad: lossMask has ${s.lossMask.length} entries for ${s.ids.length} tokens`);
       for (const id of s.ids) if (!Number.isInteger(id) || id < 0 || id >= V) throw new Error(`token id ${id} is outside the vocabulary (0…${V - 1})`);
+    }
+    const P = sharedTrunk(seqs);
+    let N = P;
+    seqs.forEach((s, k) => {
+      const n = Math.max(0, s.ids.length - 1);
       segStart.push(N);
-      segLen.push(n);
-      for (let t = 0; t < n; t++) {
+      segLen.push(n - P);
+      for (let t = P; t < n; t++) {
         if (s.lossMask === undefined || s.lossMask[t + 1]) {
-          selRows.push(N + t);
+          selRows.push(N + t - P);
           selTargets.push(s.ids[t + 1]);
           selSeqs.push(k);
           selPos.push(t);
         }
       }
-      N += n;
+      N += n - P;
       maxLen = Math.max(maxLen, n);
     });
     if (N === 0) throw new Error("LlamaGrad.forward: no positions to run (every sequence has fewer than 2 tokens)");
@@ -223,12 +230,18 @@ export class LlamaGrad {
     // Embeddings and row positions.
     const posView = new Int32Array(A.memory.buffer, pos * 4, N);
     const x0 = L > 0 ? x[0] : xLast;
+    const rowIds = new Int32Array(N);
+    for (let t = 0; t < P; t++) rowIds[t] = seqs[0].ids[t];
     seqs.forEach((s, k) => {
-      for (let t = 0; t < segLen[k]; t++) {
-        const id = s.ids[t];
-        f32.set(embed.subarray(id * d, id * d + d), x0 + (segStart[k] + t) * d);
-        posView[segStart[k] + t] = t;
-      }
+      for (let t = 0; t < segLen[k]; t++) rowIds[segStart[k] + t] = s.ids[P + t];
+    });
+    for (let r = 0; r < N; r++) {
+      const id = rowIds[r];
+      f32.set(embed.subarray(id * d, id * d + d), x0 + r * d);
+    }
+    for (let t = 0; t < P; t++) posView[t] = t;
+    seqs.forEach((_, k) => {
+      for (let t = 0; t < segLen[k]; t++) posView[segStart[k] + t] = P + t;
     });
 
     const K = A.kernels;
@@ -244,13 +257,19 @@ export class LlamaGrad {
       K.rmsNorm(xl * 4, Lw.inNorm * 4, h * 4, N, d * 4, d, eps);
       matmulInto(f32, h, N, Lw.qkv, qkv[l]);
       K.rope(qkv[l] * 4, N, W * 4, H + cfg.numKeyValueHeads, hd * 4, rope.cos * 4, rope.sin * 4, pos * 4);
+      // The trunk's rows attend within it; each sequence's rows attend over the trunk, then their own rows.
+      const trunkK = (qkv[l] + this.qDim) * 4;
+      const trunkV = trunkK + this.kvDim * 4;
+      for (let i = 0; i < P; i++) {
+        K.attendRow((qkv[l] + i * W) * 4, 0, 0, 0, hd * 4, trunkK, trunkV, i + 1, hd * 4, H, rep, hd * 4, W * 4, scale, scratch * 4, (att[l] + i * this.qDim) * 4);
+      }
       for (let k = 0; k < seqs.length; k++) {
         const r0 = segStart[k];
         const kBase = (qkv[l] + r0 * W + this.qDim) * 4;
         const vBase = kBase + this.kvDim * 4;
         for (let i = 0; i < segLen[k]; i++) {
           const r = r0 + i;
-          K.attendRow((qkv[l] + r * W) * 4, 0, 0, 0, hd * 4, kBase, vBase, i + 1, hd * 4, H, rep, hd * 4, W * 4, scale, scratch * 4, (att[l] + r * this.qDim) * 4);
+          K.attendRow((qkv[l] + r * W) * 4, trunkK, trunkV, P, hd * 4, kBase, vBase, i + 1, hd * 4, H, rep, hd * 4, W * 4, scale, scratch * 4, (att[l] + r * this.qDim) * 4);
         }
       }
       matmulInto(f32, att[l], N, Lw.o, xm[l]);
@@ -265,7 +284,7 @@ export class LlamaGrad {
 
     // The head and log-softmax on the rows with a trained target only.
     for (let j = 0; j < S; j++) f32.copyWithin(xs + j * d, xLast + selRows[j] * d, xLast + selRows[j] * d + d);
-    const logprobs = seqs.map((_, k) => new Float32Array(segLen[k]));
+    const logprobs = seqs.map((s) => new Float32Array(Math.max(0, s.ids.length - 1)));
     let correct = 0;
     const lse = new Float32Array(S);
     if (S > 0) {
@@ -286,13 +305,14 @@ export class LlamaGrad {
     this.saved = {
       seqs,
       N,
+      trunk: P,
       segStart,
       segLen,
       sel: Int32Array.from(selRows),
       selTarget: Int32Array.from(selTargets),
       selSeq: Int32Array.from(selSeqs),
       selPos: Int32Array.from(selPos),
-      ids: Int32Array.from(seqs.flatMap((s) => s.ids.slice(0, Math.max(0, s.ids.length - 1)))),
+      ids: rowIds,
       x: [...x, xLast],
       pos,
       qkv,
@@ -342,7 +362,7 @@ export class LlamaGrad {
     const eps = cfg.rmsNormEps;
     const { N } = sv;
     const S = sv.sel.length;
-    const maxLen = Math.max(0, ...sv.segLen);
+    const maxLen = sv.trunk + Math.max(0, ...sv.segLen);
     const A = this.arena;
     // Backward buffers in a second block (the forward block stays intact).
     const floats = 16 + 2 * N * d + N * d + N * W + N * qDim + 3 * N * I + 2 * (maxLen + 8) + S * d;
@@ -414,29 +434,46 @@ export class LlamaGrad {
         addProduct(f32, sv.att[l], N, qDim, dx, d, grads, [[this.index.get(p + "self_attn.o_proj.weight")!, 0, d]]);
         productT(f32, dx, N, Lw.o, datt);
         f32.fill(0, dqkv, dqkv + N * W);
-        for (let k = 0; k < sv.segLen.length; k++) {
-          const r0 = sv.segStart[k];
+        // Segments as the forward pass attended: the trunk over itself, then each sequence over the trunk and itself.
+        // A query's keys are the parent's P rows then its own; the scores, softmax and sums run over them in that
+        // order, exactly as over one segment of P + n rows.
+        const P = sv.trunk;
+        const segments: Array<[number, number, number]> = [[0, P, 0], ...sv.segStart.map((r0, k): [number, number, number] => [r0, sv.segLen[k], P])];
+        const tOff = (sv.qkv[l] + qDim) * 4; // the trunk's keys (row 0) in the forward's q|k|v rows
+        const dtOff = (dqkv + qDim) * 4;
+        for (const [r0, len, Pp] of segments) {
           const kBase = (sv.qkv[l] + r0 * W + qDim) * 4;
           const vBase = kBase + kvDim * 4;
           const dkBase = (dqkv + r0 * W + qDim) * 4;
           const dvBase = dkBase + kvDim * 4;
-          for (let i = 0; i < sv.segLen[k]; i++) {
+          for (let i = 0; i < len; i++) {
             const r = r0 + i;
             const n = i + 1;
+            const total = Pp + n;
+            const own = (s1 + Pp) * 4;
+            const ownD = (s2 + Pp) * 4;
             for (let hh = 0; hh < H; hh++) {
               const kv = Math.floor(hh / rep) * hd * 4;
               const qh = (sv.qkv[l] + r * W + hh * hd) * 4;
               const doh = (datt + r * qDim + hh * hd) * 4;
-              const max = K.scores(qh, kBase + kv, n, hd * 4, W * 4, scale, s1 * 4);
-              const sum = K.expSub(s1 * 4, n, max, 1);
-              K.scores(doh, vBase + kv, n, hd * 4, W * 4, 1, s2 * 4);
-              // softmaxBack reads whole 4-float chunks: the lanes past n must be finite (p is 0 there).
-              f32.fill(0, s2 + n, s2 + n + 3);
+              let max = K.scores(qh, kBase + kv, n, hd * 4, W * 4, scale, own);
+              if (Pp > 0) max = Math.max(max, K.scores(qh, tOff + kv, Pp, hd * 4, W * 4, scale, s1 * 4));
+              const sum = K.expSub(s1 * 4, total, max, 1);
+              K.scores(doh, vBase + kv, n, hd * 4, W * 4, 1, ownD);
+              if (Pp > 0) K.scores(doh, tOff + kvDim * 4 + kv, Pp, hd * 4, W * 4, 1, s2 * 4);
+              // softmaxBack reads whole 4-float chunks: the lanes past the keys must be finite (p is 0 there).
+              f32.fill(0, s2 + total, s2 + total + 3);
               // p = e / Σe; dS = p·(dP − Σ p·dP)·scale (the softmax and score-scale backward).
-              K.softmaxBack(s1 * 4, s2 * 4, n, 1 / sum, scale);
-              K.accum(s2 * 4, kBase + kv, n, hd * 4, W * 4, (dqkv + r * W + hh * hd) * 4);
-              K.scatter(s2 * 4, qh, n, hd * 4, W * 4, dkBase + kv);
-              K.scatter(s1 * 4, doh, n, hd * 4, W * 4, dvBase + kv);
+              K.softmaxBack(s1 * 4, s2 * 4, total, 1 / sum, scale);
+              const dq = (dqkv + r * W + hh * hd) * 4;
+              if (Pp > 0) K.accum(s2 * 4, tOff + kv, Pp, hd * 4, W * 4, dq);
+              K.accum(ownD, kBase + kv, n, hd * 4, W * 4, dq);
+              if (Pp > 0) {
+                K.scatter(s2 * 4, qh, Pp, hd * 4, W * 4, dtOff + kv);
+                K.scatter(s1 * 4, doh, Pp, hd * 4, W * 4, dtOff + kvDim * 4 + kv);
+              }
+              K.scatter(ownD, qh, n, hd * 4, W * 4, dkBase + kv);
+              K.scatter(own, doh, n, hd * 4, W * 4, dvBase + kv);
             }
           }
         }
@@ -489,6 +526,29 @@ export class LlamaGrad {
     if (this.rope !== null) for (const o of [this.rope.cos, this.rope.sin, this.rope.negSin]) A.release(o, this.rope.positions * this.config.headDim);
     this.rope = { positions: t.positions, cos, sin, negSin };
   }
+}
+
+/**
+ * The number of leading rows every sequence can share: their common prefix, up to the row before the first
+ * trained target of any of them (so a shared row never needs a sequence's own logits). Stage 3's micro-batches
+ * are prompts and responses, and every prompt starts with the same template: computing it once per micro-batch
+ * instead of once per sequence removes about a third of a step's rows (docs/BENCHMARKS.md). A sequence's rows then
+ * get bit-for-bit the values they would alone; only the weight gradients' sums over rows are associated
+ * differently. 0 (nothing shared) for a single sequence.
+ */
+export function sharedTrunk(seqs: readonly TokenSequence[]): number {
+  if (seqs.length < 2) return 0;
+  const first = seqs[0].ids;
+  let P = Infinity;
+  for (const s of seqs) {
+    const rows = Math.max(0, s.ids.length - 1);
+    const target = s.lossMask === undefined ? 1 : s.lossMask.indexOf(1);
+    P = Math.min(P, target >= 1 ? target - 1 : rows);
+    let c = 0;
+    while (c < P && c < s.ids.length && s.ids[c] === first[c]) c++;
+    P = c;
+  }
+  return P === Infinity ? 0 : P;
 }
 
 /**

@@ -2,7 +2,7 @@
  * The hand-written forward/backward (src/train/llama-grad.ts) against tfjs autograd through the differentiable
  * LlamaModel forward (itself checked against transformers in test/model): the same per-token log-probs and the
  * same parameter gradients for an arbitrary per-token upstream gradient, on tied and untied models, with GQA,
- * ragged sequences and loss masks.
+ * ragged sequences, loss masks and a prompt prefix the sequences share.
  */
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
@@ -11,7 +11,7 @@ import { makeConfig, type LlamaConfig } from "../../src/model/config.js";
 import { loadModelFolder } from "../../src/model/folder.js";
 import { LlamaModel, padBatch } from "../../src/model/llama.js";
 import { initTf } from "../../src/model/tf.js";
-import { LlamaGrad } from "../../src/train/llama-grad.js";
+import { LlamaGrad, sharedTrunk } from "../../src/train/llama-grad.js";
 import type { TokenSequence } from "../../src/train/token-loss.js";
 import { Rng } from "../../src/util/rng.js";
 import { repoRoot } from "../helpers.js";
@@ -96,6 +96,36 @@ describe("LlamaGrad (hand-written backward) = tfjs autograd", () => {
     const model = LlamaModel.random(config, 5);
     const rng = new Rng(9);
     check(config, model, sequences(rng, config.vocabSize, [12, 30, 5]), rng);
+    model.dispose();
+  });
+
+  it("shares the prompt every sequence starts with: the same log-probs bit for bit as alone, the same gradients", () => {
+    const folder = loadModelFolder(join(repoRoot, "test", "fixtures", "tiny-llama"));
+    const model = LlamaModel.fromWeights(folder.config, folder.weights);
+    const V = folder.config.vocabSize;
+    const rng = new Rng(11);
+    const tokens = (n: number): number[] => Array.from({ length: n }, () => rng.int(0, V - 1));
+    const prompt = tokens(10);
+    // Responses after the 10-token prompt (trained from position 10); one sequence leaves the prompt after 7 tokens.
+    const seq = (ids: number[], from: number): TokenSequence => ({ ids, lossMask: ids.map((_, t) => (t >= from ? 1 : 0)) });
+    const shared = [8, 15, 3, 12].map((n) => seq([...prompt, ...tokens(n)], 10));
+    const forked = [...shared.slice(0, 2), seq([...prompt.slice(0, 7), ...tokens(9)], 10)];
+    expect(sharedTrunk(shared)).toBe(9); // up to the row before the first trained target
+    expect(sharedTrunk(forked)).toBe(7); // the common prefix
+    expect(sharedTrunk(shared.slice(0, 1))).toBe(0);
+    expect(sharedTrunk([...shared, { ids: prompt }])).toBe(0); // trained on every token
+    const weights = model.variables.map((v) => v.dataSync() as Float32Array);
+    for (const seqs of [shared, forked]) {
+      const net = new LlamaGrad(folder.config);
+      const together = net.forward(weights, seqs).logprobs;
+      net.release();
+      seqs.forEach((s, k) => {
+        const alone = net.forward(weights, [s]).logprobs[0];
+        net.release();
+        expect(together[k]).toEqual(alone);
+      });
+      check(folder.config, model, seqs, rng);
+    }
     model.dispose();
   });
 
