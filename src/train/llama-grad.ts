@@ -532,7 +532,7 @@ export class LlamaGrad {
  * The number of leading rows every sequence can share: their common prefix, up to the row before the first
  * trained target of any of them (so a shared row never needs a sequence's own logits). Stage 3's micro-batches
  * are prompts and responses, and every prompt starts with the same template: computing it once per micro-batch
- * instead of once per sequence removes about a third of a step's rows (docs/BENCHMARKS.md). A sequence's rows then
+ * instead of once per sequence removes about a quarter of a step's rows (docs/BENCHMARKS.md). A sequence's rows then
  * get bit-for-bit the values they would alone; only the weight gradients' sums over rows are associated
  * differently. 0 (nothing shared) for a single sequence.
  */
