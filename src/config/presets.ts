@@ -32,7 +32,9 @@ function paperPreset(model: string): RunConfigInput {
  * With the model of issue 12 (R1's proportions of free waste: wording as a per-trace style, extra closing
  *   restatements), the same settings on the same slice: Acc 70.0 → 69.1%, Len-T 247 → 159 tokens (−35.5%), AUC
  *   36.3 → 47.6 (docs/BENCHMARKS.md, "The demo").
- * Micro-batches of 2 pairs keep the training forward's attention (T² per head) within the wasm heap.
+ * Micro-batches of 2 pairs: the size changes the model only through the order a step's gradient is summed in. 2 is
+ *   from a trainer that held each head's T² attention in the wasm heap; it stays so the demo's figures are the measured
+ *   ones.
  * `demo --quick` trains 7 steps instead of 51 (11 of 70 with issue 12's model), so it takes a larger step (1e-4) to
  * show the effect at all: with issue 11's model, on the same validation slice, its 7 steps gave −2.2% Len-T at
  * −0.1 points with 3e-5, −7.4% at −2.1 with 1e-4 (the full demo's trade-off), −15.0% at −6.2 with 2e-4.
