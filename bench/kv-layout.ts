@@ -8,6 +8,7 @@
  * Prints a markdown table: calls per second per layout and their ratio, each the median of the repeats.
  */
 import { KernelArena } from "../src/model/kernels.js";
+import { median } from "./timing.js";
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number): number => {
@@ -53,7 +54,6 @@ function rate(fn: (r: number) => void): number {
 const results: Record<string, number[]> = { interleaved: [], "head-major": [] };
 for (const fn of Object.values(layouts)) rate(fn); // warm-up
 for (let i = 0; i < repeats; i++) for (const [name, fn] of Object.entries(layouts)) results[name].push(rate(fn));
-const median = (xs: number[]): number => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const inter = median(results.interleaved);
 const major = median(results["head-major"]);
 const gbps = (callsPerSecond: number): string => ((callsPerSecond * 2 * T * H * hd * B) / 1e9).toFixed(1);

@@ -24,6 +24,7 @@ import { gradientSourceFor, siblingModule } from "../src/train/parallel.js";
 import { preferenceObjective, type PairExample, type PreferenceSettings } from "../src/train/preference.js";
 import { defaultTrainerConfig, train } from "../src/train/trainer.js";
 import { Rng } from "../src/util/rng.js";
+import { median } from "./timing.js";
 
 const { values } = parseArgs({
   options: {
@@ -91,21 +92,20 @@ async function timeSteps(sharedTemplate: boolean): Promise<{ stepMs: number[]; t
   return { stepMs, tokensPerStep };
 }
 
-function median(stepMs: number[]): number {
-  const timed = stepMs.slice(1).sort((a, b) => a - b);
-  const mid = timed.length / 2;
-  return timed.length === 0 ? stepMs[0] : timed.length % 2 ? timed[Math.floor(mid)] : (timed[mid - 1] + timed[mid]) / 2;
+/** The median step time after the warm-up step (the only step when there is one). */
+function medianStep(stepMs: number[]): number {
+  return stepMs.length < 2 ? stepMs[0] : median(stepMs.slice(1));
 }
 
 const loadBefore = loadavg()[0];
 const distinct = await timeSteps(false);
 const sharing = await timeSteps(true);
 const line = (name: string, r: { stepMs: number[]; tokensPerStep: number }): string =>
-  `${name}: step times (ms) ${r.stepMs.map((t) => t.toFixed(0)).join(", ")} (first is warm-up); median ${(median(r.stepMs) / 1000).toFixed(2)} s (${((r.tokensPerStep / median(r.stepMs)) * 1000).toFixed(0)} tokens/s)\n`;
+  `${name}: step times (ms) ${r.stepMs.map((t) => t.toFixed(0)).join(", ")} (first is warm-up); median ${(medianStep(r.stepMs) / 1000).toFixed(2)} s (${((r.tokensPerStep / medianStep(r.stepMs)) * 1000).toFixed(0)} tokens/s)\n`;
 process.stdout.write(
   `${values.model}: ${pairsPerStep} pairs per step (${micro} per micro-batch), ${threads} thread(s), ${sharing.tokensPerStep} tokens per step\n` +
     line("prompts share nothing", distinct) +
     line(`prompts share a ${template}-token template`, sharing) +
-    `ratio (share nothing / shared template): ${(median(distinct.stepMs) / median(sharing.stepMs)).toFixed(2)}×\n` +
+    `ratio (share nothing / shared template): ${(medianStep(distinct.stepMs) / medianStep(sharing.stepMs)).toFixed(2)}×\n` +
     `machine: ${cpus()[0]?.model ?? "?"}, ${cpus().length} cores; load average (1 min) before ${loadBefore.toFixed(2)}, after ${loadavg()[0].toFixed(2)}\n`,
 );
