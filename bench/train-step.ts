@@ -4,15 +4,17 @@
  * `micro` pairs accumulated to the step, then clipping and AdamW — what `tokensqueeze train` runs per step.
  *
  *   node --import tsx bench/train-step.ts [--model models/world-base] [--pairs 16] [--micro 2] [--threads 1]
- *        [--steps 3] [--template 83]
+ *        [--steps 3] [--template 83] [--repeats 1]
  *
  * The pairs are synthetic (seeded random token ids) shaped like the demo's: a 100-token prompt, a chosen response
  * of 150–350 tokens and a rejected one of 250–512 (the demo samples at most 512 new tokens), masked on the
  * responses; only their lengths matter for speed. Every demo prompt starts with the same 83-token template (the
  * paper's prompt in the built-in tokenizer), which the trainer computes once per micro-batch: the script times the
  * same steps twice, with prompts that start with one shared `--template`-token prefix and with prompts that share
- * nothing (the baseline: same lengths, nothing to share), and prints both and their ratio. The first step of
+ * nothing (the baseline: the same lengths, nothing to share), and prints both and their ratio. The first step of
  * each warms up (JIT, wasm compilation); the figures are the medians of the following steps, with the load average.
+ * `--repeats R` alternates the two runs R times and also prints the median ratio: a shared machine's load drifts
+ * between runs, and one pair of runs can be off by more than the effect.
  */
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
@@ -34,6 +36,7 @@ const { values } = parseArgs({
     threads: { type: "string", default: "1" },
     steps: { type: "string", default: "3" },
     template: { type: "string", default: "83" },
+    repeats: { type: "string", default: "1" },
   },
 });
 const pairsPerStep = Number(values.pairs);
@@ -50,6 +53,8 @@ const template = Number(values.template);
 /** The step times (ms) of `steps` steps over pairs whose prompts start with a shared template (or not). */
 async function timeSteps(sharedTemplate: boolean): Promise<{ stepMs: number[]; tokensPerStep: number }> {
   const rng = new Rng(1);
+  // Lengths from their own stream, so both runs time pairs of exactly the same lengths.
+  const lengths = new Rng(2);
   const tokens = (n: number): number[] => Array.from({ length: n }, () => rng.int(0, V - 1));
   const shared = tokens(template);
   const sequence = (prompt: number[], response: number): { ids: number[]; lossMask: number[] } => {
@@ -58,7 +63,7 @@ async function timeSteps(sharedTemplate: boolean): Promise<{ stepMs: number[]; t
   };
   const examples: PairExample[] = Array.from({ length: pairsPerStep * steps }, () => {
     const prompt = [...(sharedTemplate ? shared : tokens(template)), ...tokens(100 - template)];
-    return { chosen: sequence(prompt, rng.int(150, 350)), rejected: sequence(prompt, rng.int(250, 512)), refChosen: -600, refRejected: -900 };
+    return { chosen: sequence(prompt, lengths.int(150, 350)), rejected: sequence(prompt, lengths.int(250, 512)), refChosen: -600, refRejected: -900 };
   });
   const model = LlamaModel.fromWeights(folder.config, folder.weights);
   const params = llamaParameters(model);
@@ -98,14 +103,21 @@ function medianStep(stepMs: number[]): number {
 }
 
 const loadBefore = loadavg()[0];
-const distinct = await timeSteps(false);
-const sharing = await timeSteps(true);
 const line = (name: string, r: { stepMs: number[]; tokensPerStep: number }): string =>
   `${name}: step times (ms) ${r.stepMs.map((t) => t.toFixed(0)).join(", ")} (first is warm-up); median ${(medianStep(r.stepMs) / 1000).toFixed(2)} s (${((r.tokensPerStep / medianStep(r.stepMs)) * 1000).toFixed(0)} tokens/s)\n`;
+const ratios: number[] = [];
+for (let r = 0; r < Number(values.repeats); r++) {
+  const distinct = await timeSteps(false);
+  const sharing = await timeSteps(true);
+  ratios.push(medianStep(distinct.stepMs) / medianStep(sharing.stepMs));
+  process.stdout.write(
+    (r === 0 ? `${values.model}: ${pairsPerStep} pairs per step (${micro} per micro-batch), ${threads} thread(s), ${sharing.tokensPerStep} tokens per step\n` : "") +
+      line("prompts share nothing", distinct) +
+      line(`prompts share a ${template}-token template`, sharing) +
+      `ratio (share nothing / shared template): ${ratios[r].toFixed(2)}×\n`,
+  );
+}
 process.stdout.write(
-  `${values.model}: ${pairsPerStep} pairs per step (${micro} per micro-batch), ${threads} thread(s), ${sharing.tokensPerStep} tokens per step\n` +
-    line("prompts share nothing", distinct) +
-    line(`prompts share a ${template}-token template`, sharing) +
-    `ratio (share nothing / shared template): ${(medianStep(distinct.stepMs) / medianStep(sharing.stepMs)).toFixed(2)}×\n` +
+  (ratios.length > 1 ? `median ratio of ${ratios.length} repeats: ${median(ratios).toFixed(2)}×\n` : "") +
     `machine: ${cpus()[0]?.model ?? "?"}, ${cpus().length} cores; load average (1 min) before ${loadBefore.toFixed(2)}, after ${loadavg()[0].toFixed(2)}\n`,
 );
