@@ -113,7 +113,8 @@ export interface TrainSummary {
   seconds: number;
 }
 
-interface TokenizedPair {
+/** A pair as stage 3 trains on it: prompt + response token ids, the loss mask on the response. */
+export interface TokenizedPair {
   problemId: string;
   chosenIndex: number;
   rejectedIndex: number;
@@ -130,7 +131,8 @@ export function isHeldOut(seed: number, problemId: string, fraction: number): bo
   return new Rng(deriveSeed(seed, "held-out", problemId)).next() < fraction;
 }
 
-function tokenizePairs(store: RunStore, folder: ModelFolder, maxLength: number): { pairs: TokenizedPair[]; tooLong: number } {
+/** A run's pairs, tokenized; pairs with a sequence over `maxLength` tokens are left out and counted. */
+export function tokenizePairs(store: RunStore, folder: ModelFolder, maxLength: number): { pairs: TokenizedPair[]; tooLong: number } {
   const eos = trainingEosTokenId(folder);
   const out: TokenizedPair[] = [];
   let tooLong = 0;

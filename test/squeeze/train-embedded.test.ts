@@ -1,7 +1,8 @@
 /**
  * Stage 3 on the embedded trainer, end to end on the built-in model with a small run (short level-1 problems, so
  * it fits CI): the loss falls, every step's metrics are stored, the reference values are the pairs' own, the
- * model lands in <run>/model and loads, and a run killed with SIGKILL after a checkpoint and resumed ends with the same weights as an uninterrupted one.
+ * model lands in <run>/model and loads, and a run killed with SIGKILL after a checkpoint and resumed ends with the
+ * same weights as an uninterrupted one.
  */
 import { spawn } from "node:child_process";
 import { cpSync, existsSync, readFileSync } from "node:fs";
@@ -9,9 +10,8 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { beforeAll, describe, expect, it } from "vitest";
 import { openEngine } from "../../src/engines/factory.js";
-import { loadModelFolder, trainingEosTokenId } from "../../src/model/folder.js";
-import { pairTexts } from "../../src/squeeze/pairs.js";
-import { referenceLogpsTable } from "../../src/squeeze/train.js";
+import { loadModelFolder } from "../../src/model/folder.js";
+import { referenceLogpsTable, tokenizePairs } from "../../src/squeeze/train.js";
 import { RunStore } from "../../src/store/index.js";
 import { countInRun, repoRoot, runCliAsync as runCli, tempDir } from "../helpers.js";
 
@@ -63,19 +63,18 @@ interface TrainJson {
  */
 async function expectReferenceOfEachPairAlone(dir: string): Promise<void> {
   const folder = loadModelFolder(join(repoRoot, "models", "world-base"));
-  const eos = trainingEosTokenId(folder);
   const store = RunStore.open(dir, { readonly: true });
   const engine = await openEngine({ kind: "embedded", model: join(repoRoot, "models", "world-base") });
   try {
     const refs = new Map(store.table(referenceLogpsTable).all().map((r) => [`${r.problemId}/${r.chosenIndex}/${r.rejectedIndex}`, r]));
-    const pairs = [...pairTexts(store)];
+    const { pairs } = tokenizePairs(store, folder, Infinity);
     const problems = new Set(pairs.map((p) => p.problemId));
     // Problems with several pairs share the chosen answer: the case the grouping is for.
     expect(pairs.length).toBeGreaterThan(problems.size);
     for (const p of pairs.slice(0, 6)) {
-      const prompt = folder.tokenizer.encode(p.prompt, { addSpecialTokens: true });
-      const response = (text: string): number[] => [...folder.tokenizer.encode(text, { addSpecialTokens: false }), ...(eos === undefined ? [] : [eos])];
-      const res = await engine.score({ prefix: prompt, continuations: [response(p.chosen), response(p.rejected)], distributions: "none" });
+      const promptLength = p.chosen.lossMask!.indexOf(1);
+      const response = (ids: readonly number[]): number[] => ids.slice(promptLength);
+      const res = await engine.score({ prefix: p.chosen.ids.slice(0, promptLength), continuations: [response(p.chosen.ids), response(p.rejected.ids)], distributions: "none" });
       const [chosen, rejected] = res.continuations.map((c) => c.logprobs.reduce((a, x) => a + x, 0));
       const ref = refs.get(`${p.problemId}/${p.chosenIndex}/${p.rejectedIndex}`);
       expect(ref).toBeDefined();
